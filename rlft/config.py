@@ -1,0 +1,282 @@
+"""The recipe schema: YAML -> typed `Recipe`, with dotted overrides and every check done before a run starts.
+
+A recipe is an ordered mapping of named stages. YAML keys equal the dataclass field names below; a stage's
+`trainer:` block is checked against the TRL config class of its algorithm and `lora:` against peft's
+`LoraConfig`, so a typo fails at load time with the dotted key, never deep inside a library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+
+from rlft.schema import ConfigError, build, join, positive, suggest
+
+STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass
+class TinyModel:
+    """A small Llama built from scratch with a character-level tokenizer (offline, seconds to build)."""
+
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int | None = None  # default 4 * hidden_size
+    max_position_embeddings: int = 128
+
+    def validate(self, key: str) -> None:
+        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "max_position_embeddings"):
+            positive(getattr(self, name), join(key, name))
+        positive(self.intermediate_size, join(key, "intermediate_size"))
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(join(key, "num_heads"), f"must divide hidden_size ({self.hidden_size})")
+        if self.num_heads % self.num_kv_heads:
+            raise ConfigError(join(key, "num_kv_heads"), f"must divide num_heads ({self.num_heads})")
+
+
+@dataclass
+class ModelSpec:
+    """Where a stage's starting model comes from: exactly one of `path`, `tiny` or `from_stage`."""
+
+    path: str | None = None  # local folder or hub id, loaded with from_pretrained
+    tiny: TinyModel | None = None
+    from_stage: str | None = None
+    merge_adapter: bool = True  # when the source is a LoRA adapter: merge it, or keep training it
+    tokenizer: str | None = None  # defaults to the model's own
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    trust_remote_code: bool = False
+
+    shorthand: ClassVar[str] = "path"
+
+    def validate(self, key: str) -> None:
+        given = [n for n in ("path", "tiny", "from_stage") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ConfigError(key, f"set exactly one of path, tiny, from_stage (got {', '.join(given) or 'none'})")
+        if self.path is not None:
+            check_model_path(self.path, join(key, "path"))
+
+
+def check_model_path(path: str, key: str) -> None:
+    """A path that exists is a local model; one that looks local (./, /, ~, ..) but is absent is an error;
+    anything else is taken as a hub id and resolved by from_pretrained at load time."""
+    if Path(path).expanduser().exists():
+        return
+    if path.startswith((".", "/", "~")) or path.count("/") > 1 or path.endswith("/"):
+        raise ConfigError(key, f"model folder '{path}' does not exist (give a local folder or a hub id like Org/name)")
+
+
+@dataclass
+class DataSpec:
+    """A built-in task (`task` + `kwargs`) or local files (`path`, optional `eval_path`)."""
+
+    task: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+    eval_path: str | None = None
+    train_size: int | None = None  # task: problems generated (default 5000); file: cap on rows (default all)
+    eval_size: int | None = None  # held-out rows (task default 200; file without eval_path: split off)
+    seed: int | None = None  # defaults to the recipe seed
+
+    def validate(self, key: str) -> None:
+        if (self.task is None) == (self.path is None):
+            raise ConfigError(key, "set exactly one of task, path")
+        if self.eval_path is not None and self.path is None:
+            raise ConfigError(join(key, "eval_path"), "needs path (a task makes its own held-out split)")
+        positive(self.train_size, join(key, "train_size"))
+        positive(self.eval_size, join(key, "eval_size"), allow_zero=True)
+        for name in ("path", "eval_path"):
+            value = getattr(self, name)
+            if value is not None and not Path(value).expanduser().is_file():
+                raise ConfigError(join(key, name), f"data file '{value}' does not exist")
+
+
+@dataclass
+class RewardSpec:
+    """One reward function: a built-in name or `package.module:function` / `file.py:function`, its weight,
+    and keyword arguments for a factory."""
+
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    shorthand: ClassVar[str] = "name"
+
+
+@dataclass
+class EvalSpec:
+    """Greedy generation on the held-out split: used by the `eval` stage and, with `every`, during training."""
+
+    every: int = 0  # training stages: evaluate every N optimizer steps (0: never during training)
+    size: int | None = None  # held-out prompts used (default: the whole eval split)
+    max_new_tokens: int = 16
+    batch_size: int = 64
+    num_examples: int = 3  # sample completions kept in the summary
+    stop_at_accuracy: float | None = None  # training stages: stop once held-out accuracy reaches this
+
+    def validate(self, key: str) -> None:
+        positive(self.every, join(key, "every"), allow_zero=True)
+        positive(self.size, join(key, "size"))
+        positive(self.max_new_tokens, join(key, "max_new_tokens"))
+        positive(self.batch_size, join(key, "batch_size"))
+        positive(self.num_examples, join(key, "num_examples"), allow_zero=True)
+        if self.stop_at_accuracy is not None:
+            if not 0 < self.stop_at_accuracy <= 1:
+                raise ConfigError(join(key, "stop_at_accuracy"), f"must be in (0, 1], got {self.stop_at_accuracy}")
+            if not self.every:
+                raise ConfigError(join(key, "stop_at_accuracy"), "needs every > 0 (how often to evaluate)")
+
+
+@dataclass
+class Stage:
+    """One step of a pipeline: an algorithm applied to a model and data, leaving a model or metrics."""
+
+    algorithm: str
+    model: ModelSpec
+    data: DataSpec | None = None  # defaults to the recipe's `data`
+    rewards: list[RewardSpec] = field(default_factory=list)
+    lora: dict[str, Any] | None = None  # peft LoraConfig fields; absent = full fine-tuning
+    trainer: dict[str, Any] = field(default_factory=dict)  # fields of the algorithm's TRL config class
+    eval: EvalSpec = field(default_factory=EvalSpec)
+
+
+@dataclass
+class Recipe:
+    """A named, seeded pipeline of stages run in order."""
+
+    stages: dict[str, Stage]
+    name: str | None = None  # defaults to the file name
+    description: str = ""
+    seed: int = 0
+    data: DataSpec | None = None  # default data for stages without their own
+    num_threads: int | None = None  # torch intra-op threads (default: torch's choice)
+    output_dir: str = "runs"
+
+    def validate(self, key: str) -> None:
+        if not self.stages:
+            raise ConfigError("stages", "a recipe needs at least one stage")
+        positive(self.num_threads, "num_threads")
+        for name in self.stages:
+            if not STAGE_NAME.match(str(name)):
+                raise ConfigError(join("stages", name), "stage names are letters, digits, _ and - (no dots)")
+
+    def stage_data(self, name: str) -> DataSpec:
+        """The data a stage uses: its own, else the recipe's."""
+        data = self.stages[name].data or self.data
+        if data is None:
+            raise ConfigError(join(join("stages", name), "data"), "this stage needs data (here or at the top level)")
+        return data
+
+
+# ---------------------------------------------------------------- loading
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split `a.b=c` into ("a.b", value) with the value read as YAML.
+
+    >>> parse_override("stages.grpo.trainer.max_steps=50")
+    ('stages.grpo.trainer.max_steps', 50)
+    >>> parse_override("data.kwargs.ops=[+, -]")
+    ('data.kwargs.ops', ['+', '-'])
+    """
+    if "=" not in text:
+        raise ConfigError("", f"override '{text}' is not of the form key=value (e.g. seed=1)")
+    key, value = text.split("=", 1)
+    if not key:
+        raise ConfigError("", f"override '{text}' has an empty key")
+    try:
+        return key, yaml.safe_load(value) if value != "" else ""
+    except yaml.YAMLError:
+        return key, value
+
+
+def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
+    """Set dotted keys in a nested mapping, creating intermediate mappings; returns `raw` (changed in place).
+
+    >>> apply_overrides({"a": {"b": 1}}, {"a.b": 2, "a.c.d": 3})
+    {'a': {'b': 2, 'c': {'d': 3}}}
+    """
+    for dotted, value in overrides.items():
+        node = raw
+        parts = dotted.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(".".join(parts[: i + 1]), f"is {child!r}, not a mapping: cannot set '{dotted}'")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, turning a missing file or a syntax error into a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("", f"recipe file '{path}' does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("", "is not UTF-8 text", str(path)) from None
+    except yaml.YAMLError as e:
+        raise ConfigError("", f"is not valid YAML: {e}", str(path)) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("", f"a recipe is a YAML mapping with a 'stages' key, got {type(raw).__name__}", str(path))
+    return raw
+
+
+def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str] | None = None) -> Recipe:
+    """Load, override and fully validate a recipe; raises ConfigError naming the file and dotted key."""
+    if isinstance(overrides, list):
+        overrides = dict(parse_override(o) for o in overrides)
+    label = "<recipe>" if isinstance(source, dict) else str(source)
+    try:
+        raw = dict(source) if isinstance(source, dict) else read_yaml(source)
+        raw = apply_overrides(raw, dict(overrides or {}))
+        if raw.get("name") is None and not isinstance(source, dict):
+            raw["name"] = Path(source).stem
+        recipe = build(Recipe, raw)
+        recipe.name = recipe.name or "recipe"
+        check_recipe(recipe)
+    except ConfigError as e:
+        raise e.with_source(label) if e.source is None else e
+    return recipe
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """The checks that need the registries (algorithms, tasks, rewards) and the TRL/peft config classes."""
+    from rlft import data, rewards, stages  # deferred: these import the task and reward registries
+
+    seen: list[str] = []
+    for name, stage in recipe.stages.items():
+        key = join("stages", name)
+        algo = stages.ALGORITHMS.get(stage.algorithm)
+        if algo is None:
+            raise ConfigError(
+                join(key, "algorithm"),
+                f"unknown algorithm '{stage.algorithm}'{suggest(stage.algorithm, stages.ALGORITHMS)}; "
+                f"allowed: {', '.join(stages.ALGORITHMS)}",
+            )
+        if stage.model.from_stage is not None and stage.model.from_stage not in seen:
+            where = f"earlier stages: {', '.join(seen)}" if seen else "it is the first stage"
+            raise ConfigError(
+                join(key, "model.from_stage"), f"'{stage.model.from_stage}' names no earlier stage ({where})"
+            )
+        algo.check(stage, key)
+        if algo.uses_data:
+            data.check(recipe.stage_data(name), join(key, "data") if stage.data else "data")
+        for i, spec in enumerate(stage.rewards):
+            rewards.check(spec, join(join(key, "rewards"), i))
+        seen.append(name)
+
+
+def to_dict(recipe: Recipe) -> dict:
+    """The resolved recipe as plain data (what `config.yaml` in a run folder holds)."""
+    return dataclasses.asdict(recipe)

@@ -1,0 +1,134 @@
+"""Data for stages: `datasets.Dataset`s with the canonical columns `prompt`, `completion` (SFT), `answer`.
+
+Built-in tasks are conversational: `prompt` is `[{"role": "user", ...}]` and `completion` is
+`[{"role": "assistant", ...}]`, which TRL's trainers and the tokenizer's chat template both understand.
+Local JSONL/CSV/Parquet files may be conversational or plain text with the same column names.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from rlft.config import DataSpec
+from rlft.data.tasks import TASKS, Task, sample_problems
+from rlft.schema import ConfigError, join, suggest
+
+DEFAULT_TRAIN_SIZE = 5000
+DEFAULT_EVAL_SIZE = 200
+FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+__all__ = ["TASKS", "Task", "check", "load_splits", "task_rows"]
+
+
+def task_rows(problems: list[tuple[str, str]]) -> dict[str, list]:
+    """Columns for a list of (prompt, answer) problems, in conversational form.
+
+    >>> task_rows([("1+2=", "3")])["completion"]
+    [[{'role': 'assistant', 'content': '3'}]]
+    """
+    return {
+        "prompt": [[{"role": "user", "content": p}] for p, _ in problems],
+        "completion": [[{"role": "assistant", "content": a}] for _, a in problems],
+        "answer": [a for _, a in problems],
+    }
+
+
+def _task(spec: DataSpec, key: str) -> Task:
+    task = TASKS.get(spec.task)
+    if task is None:
+        raise ConfigError(
+            join(key, "task"), f"unknown task '{spec.task}'{suggest(spec.task, TASKS)}; allowed: {', '.join(TASKS)}"
+        )
+    params = task.parameters()
+    for name in spec.kwargs:
+        if name not in params:
+            raise ConfigError(
+                join(join(key, "kwargs"), name),
+                f"unknown argument of task '{task.name}'{suggest(name, params)}; allowed: {', '.join(params)}",
+            )
+    try:
+        inspect.signature(task.problem).bind(0, **spec.kwargs)
+        task.size(**spec.kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(join(key, "kwargs"), str(e)) from None
+    return task
+
+
+def _read_file(path: str, key: str, required: tuple[str, ...]):
+    from datasets import load_dataset
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in FILE_FORMATS:
+        raise ConfigError(key, f"'{path}' has an unknown extension; allowed: {', '.join(FILE_FORMATS)}")
+    try:
+        ds = load_dataset(FILE_FORMATS[suffix], data_files=str(path), split="train")
+    except Exception as e:  # datasets raises many types for unreadable files; all mean the same to a user
+        raise ConfigError(key, f"cannot read '{path}' as {suffix[1:]}: {type(e).__name__}: {e}") from None
+    if len(ds) == 0:
+        raise ConfigError(key, f"'{path}' has no rows")
+    missing = [c for c in required if c not in ds.column_names]
+    if missing:
+        raise ConfigError(
+            key, f"'{path}' lacks column(s) {', '.join(missing)}; it has: {', '.join(ds.column_names)}"
+        )
+    for column in required:
+        for i, value in enumerate(ds[column]):
+            if value is None or value == "" or value == []:
+                raise ConfigError(key, f"'{path}' row {i}: column '{column}' is empty")
+    return ds
+
+
+def check(spec: DataSpec, key: str, required: tuple[str, ...] = ("prompt",)) -> None:
+    """Validate a data spec without generating it (files are read to check their columns)."""
+    if spec.task is not None:
+        task = _task(spec, key)
+        n = (spec.train_size or DEFAULT_TRAIN_SIZE) + (
+            DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
+        )
+        if n > task.size(**spec.kwargs):
+            raise ConfigError(
+                join(key, "train_size"),
+                f"train_size + eval_size = {n} exceeds the {task.size(**spec.kwargs)} distinct problems of "
+                f"task '{task.name}' with these kwargs",
+            )
+        return
+    _read_file(spec.path, join(key, "path"), required)
+    if spec.eval_path:
+        _read_file(spec.eval_path, join(key, "eval_path"), required)
+
+
+def load_splits(spec: DataSpec, seed: int, key: str = "data", required: tuple[str, ...] = ("prompt",)):
+    """(train, held-out) datasets for a spec; the held-out one is None when a file gives none.
+
+    The same spec and seed always give the same rows, so every stage of a recipe sees the same split.
+    """
+    from datasets import Dataset
+
+    seed = spec.seed if spec.seed is not None else seed
+    if spec.task is not None:
+        task = _task(spec, key)
+        n_eval = DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
+        train, held = sample_problems(task, spec.kwargs, spec.train_size or DEFAULT_TRAIN_SIZE, n_eval, seed)
+        return Dataset.from_dict(task_rows(train)), Dataset.from_dict(task_rows(held)) if held else None
+    train = _read_file(spec.path, join(key, "path"), required)
+    if spec.eval_path:
+        held = _read_file(spec.eval_path, join(key, "eval_path"), required)
+    elif spec.eval_size:
+        if spec.eval_size >= len(train):
+            raise ConfigError(join(key, "eval_size"), f"{spec.eval_size} >= the {len(train)} rows of '{spec.path}'")
+        parts = train.train_test_split(test_size=spec.eval_size, seed=seed, shuffle=True)
+        train, held = parts["train"], parts["test"]
+    else:
+        held = None
+    if spec.train_size is not None:
+        train = train.select(range(min(spec.train_size, len(train))))
+    return train, held
+
+
+def verifier_name(spec: DataSpec) -> str | None:
+    """The reward that decides correctness for this data: the task's verifier; files use numeric_match
+    when they have an `answer` column."""
+    if spec.task is not None:
+        return TASKS[spec.task].verifier
+    return "numeric_match"

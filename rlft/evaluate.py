@@ -1,0 +1,117 @@
+"""Held-out evaluation: greedy generation, then the task's verifier and the stage's rewards.
+
+Used by the `eval` stage and by training stages every `eval.every` steps. Completions are handed to the
+rewards in the same form TRL uses in training (message lists for conversational prompts), so a reward
+scores the same way in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from rlft.rewards.text import completion_text
+
+
+def is_conversational(prompt) -> bool:
+    return isinstance(prompt, list) and bool(prompt) and isinstance(prompt[0], dict)
+
+
+def prompt_texts(prompts: list, tokenizer) -> list[str]:
+    """Prompt strings as the model sees them: chat-templated with a generation prompt when conversational."""
+    return [
+        tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) if is_conversational(p) else p
+        for p in prompts
+    ]
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int) -> tuple[list[str], list[int], list[bool]]:
+    """Greedy completions for prompts: (texts, token lengths, ended-with-eos flags)."""
+    texts, lengths, ended = [], [], []
+    was_training = model.training
+    model.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # batched generation continues from the right edge
+    device = next(model.parameters()).device
+    try:
+        rendered = prompt_texts(prompts, tokenizer)
+        for start in range(0, len(rendered), batch_size):
+            batch = tokenizer(
+                rendered[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(device)
+            out = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            new = out[:, batch["input_ids"].shape[1] :]
+            for row in new.tolist():
+                n = next((i + 1 for i, t in enumerate(row) if t == tokenizer.eos_token_id), None)
+                ended.append(n is not None)
+                kept = row[: n if n is not None else len(row)]
+                kept = [t for t in kept if t != tokenizer.pad_token_id]
+                lengths.append(len(kept))
+                texts.append(tokenizer.decode(kept, skip_special_tokens=True))
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return texts, lengths, ended
+
+
+def mean(values: list) -> float | None:
+    """Mean of the values that are not None; None when there are none.
+
+    >>> mean([1.0, None, 0.0]), mean([None])
+    (0.5, None)
+    """
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def evaluate(
+    model,
+    tokenizer,
+    dataset,
+    verifier: Callable | None,
+    rewards: list[tuple[Callable, float]],
+    max_new_tokens: int,
+    batch_size: int,
+    num_examples: int = 3,
+) -> tuple[dict, list[dict]]:
+    """Greedy-generate on `dataset` and score. Returns (metrics, examples).
+
+    Metrics: `accuracy` (verifier == 1), `reward` (weighted sum of rewards, TRL's name) and
+    `rewards/<name>/mean`, `completions/mean_length`, `completions/max_length`, `completions/clipped_ratio`
+    (no eos within max_new_tokens), `num_samples`.
+    """
+    prompts = dataset["prompt"]
+    columns = {c: dataset[c] for c in dataset.column_names if c not in ("prompt", "completion")}
+    texts, lengths, ended = generate(model, tokenizer, prompts, max_new_tokens, batch_size)
+    completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t for p, t in zip(prompts, texts)]
+    metrics: dict[str, float | None] = {"num_samples": len(texts)}
+    correct = verifier(completions, prompts=prompts, **columns) if verifier is not None else [None] * len(texts)
+    metrics["accuracy"] = mean([None if c is None else float(c == 1.0) for c in correct])
+    total = [0.0] * len(texts)
+    for fn, weight in rewards:
+        scores = fn(completions, prompts=prompts, **columns)
+        metrics[f"rewards/{fn.__name__}/mean"] = mean(scores)
+        total = [t + weight * (s or 0.0) for t, s in zip(total, scores)]
+    if rewards:
+        metrics["reward"] = mean(total)
+    metrics["completions/mean_length"] = mean(lengths)
+    metrics["completions/max_length"] = float(max(lengths)) if lengths else None
+    metrics["completions/clipped_ratio"] = mean([0.0 if e else 1.0 for e in ended])
+    examples = [
+        {
+            "prompt": prompts[i] if not is_conversational(prompts[i]) else prompts[i][-1]["content"],
+            "completion": completion_text(completions[i]),
+            "answer": columns.get("answer", [None] * len(texts))[i],
+            "correct": correct[i],
+        }
+        for i in range(min(num_examples, len(texts)))
+    ]
+    return metrics, examples

@@ -1,0 +1,164 @@
+"""Models and tokenizers: build a tiny one offline, load any one with `from_pretrained`, apply LoRA, save.
+
+Every model rlft trains is loaded through `AutoModelForCausalLM.from_pretrained(path)`: a tiny model is
+first built from a config and saved to the run folder, so the same code path loads a local folder, a tiny
+model or a hub id such as `Qwen/Qwen2.5-0.5B-Instruct`.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from rlft.config import ModelSpec, TinyModel
+
+# Roles are single tokens so that prompts stay short; the end-of-turn token is the eos token so that
+# generation stops right after the answer.
+SPECIAL_TOKENS = {"pad": "<|pad|>", "eos": "<|end|>", "unk": "<|unk|>"}
+ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}<|assistant|>{% generation %}{{ message['content'] }}<|end|>"
+    "{% endgeneration %}"
+    "{% else %}<|{{ message['role'] }}|>{{ message['content'] }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_char_tokenizer():
+    """A character-level tokenizer over printable ASCII plus newline, with pad/eos/unk and a chat template.
+
+    >>> tok = build_char_tokenizer()
+    >>> ids = tok("12 + 7 = 19")["input_ids"]
+    >>> len(ids), tok.decode(ids)
+    (11, '12 + 7 = 19')
+    >>> tok.apply_chat_template([{"role": "user", "content": "1+1="}], tokenize=False, add_generation_prompt=True)
+    '<|user|>1+1=<|assistant|>'
+    """
+    from tokenizers import Tokenizer, decoders, models
+    from transformers import PreTrainedTokenizerFast
+
+    specials = list(SPECIAL_TOKENS.values()) + ROLE_TOKENS
+    chars = [c for c in string.printable if c not in "\t\r\x0b\x0c"]
+    vocab = {tok: i for i, tok in enumerate(specials + chars)}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=SPECIAL_TOKENS["unk"]))
+    core.decoder = decoders.Fuse()
+    core.add_special_tokens(specials)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token=SPECIAL_TOKENS["pad"],
+        eos_token=SPECIAL_TOKENS["eos"],
+        unk_token=SPECIAL_TOKENS["unk"],
+        additional_special_tokens=ROLE_TOKENS,
+    )
+    tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def build_tiny_model(spec: TinyModel, out_dir: str | Path, seed: int) -> Path:
+    """Build a randomly initialised Llama and its tokenizer, save both to `out_dir`, return the folder."""
+    from transformers import LlamaConfig, LlamaForCausalLM, set_seed
+
+    tok = build_char_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size or 4 * spec.hidden_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads,
+        num_key_value_heads=spec.num_kv_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=None,
+    )
+    set_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return out_dir
+
+
+# ---------------------------------------------------------------- artifacts handed between stages
+
+
+@dataclass
+class ModelRef:
+    """A model on disk: a base folder (or hub id) plus LoRA adapters to apply in order, and its tokenizer.
+
+    This is what a stage leaves for later stages (`output.json`); loading merges all adapters but the last
+    when `merge_adapter` is false, so a chain SFT-LoRA -> GRPO-LoRA needs no merged copy on disk.
+    """
+
+    base: str
+    adapters: list[str] = field(default_factory=list)
+    tokenizer: str | None = None
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> ModelRef:
+        return cls(**json.loads(path.read_text()))
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """`auto` is bf16 on a GPU that supports it, else float32 (CPU training in half precision is slow)."""
+    if name == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return getattr(torch, name)
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    """Load a tokenizer; a missing pad token falls back to eos, as TRL does."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(ref: ModelRef, spec: ModelSpec, trainable_adapter: bool = False):
+    """Load base + adapters through from_pretrained. Returns a plain model, or a PeftModel when the last
+    adapter is kept (`trainable_adapter`: continue training it; otherwise it is merged)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        ref.base, dtype=torch_dtype(spec.dtype), trust_remote_code=spec.trust_remote_code
+    )
+    if ref.adapters:
+        from peft import PeftModel
+
+        for i, adapter in enumerate(ref.adapters):
+            keep = trainable_adapter and i == len(ref.adapters) - 1
+            model = PeftModel.from_pretrained(model, adapter, is_trainable=keep)
+            if not keep:
+                model = model.merge_and_unload()
+    return model
+
+
+def lora_config(fields: dict, task_type: str = "CAUSAL_LM"):
+    """peft LoraConfig from a recipe's `lora:` block; `target_modules` defaults to all linear layers."""
+    from peft import LoraConfig
+
+    return LoraConfig(**{"target_modules": "all-linear", "task_type": task_type, **fields})
+
+
+def save_stage_model(model, tokenizer, out_dir: Path, source: ModelRef, is_adapter: bool) -> ModelRef:
+    """Save a trained model (or only its adapter) and return the reference later stages load from."""
+    target = out_dir / ("adapter" if is_adapter else "model")
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    if is_adapter:
+        return ModelRef(base=source.base, adapters=[*source.adapters, str(target)], tokenizer=str(target))
+    return ModelRef(base=str(target), tokenizer=str(target))

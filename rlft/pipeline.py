@@ -1,0 +1,97 @@
+"""Run a recipe: make the run folder, then each stage in order, handing models on by path; then report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rlft.config import Recipe, load_recipe, to_dict
+from rlft.models import ModelRef
+from rlft.tracking import MetricsLog, Timer, environment, new_run_dir, seed_everything, write_json
+
+
+@dataclass
+class RunResult:
+    """What `rlft.run` returns: the run folder and its summary (the content of summary.json)."""
+
+    path: Path
+    summary: dict
+
+    def __repr__(self) -> str:
+        accs = {n: s.get("eval", {}).get("accuracy") for n, s in self.summary["stages"].items() if "eval" in s}
+        return f"RunResult(path='{self.path}', accuracy={accs})"
+
+
+def quiet_libraries() -> None:
+    """Keep the console to rlft's progress lines: library warnings that do not concern a user of rlft."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    logging.getLogger("trl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def run(
+    recipe: str | Path | Recipe | dict,
+    overrides: dict | list[str] | None = None,
+    run_dir: str | Path | None = None,
+    rewards: list[Callable] | None = None,
+    echo: Callable[[str], None] = print,
+) -> RunResult:
+    """Run a recipe end to end and return its folder and summary.
+
+    `rewards` are Python callables with TRL's reward signature, added (weight 1) to every stage that
+    scores completions: the notebook way to plug a reward without writing a module.
+    """
+    from rlft import report, stages
+    from rlft.stages.common import StageContext
+
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, overrides)
+    elif overrides:
+        raise ValueError("overrides apply to a recipe file or mapping; edit the Recipe object instead")
+    quiet_libraries()
+    timer = Timer()
+    path = Path(run_dir) if run_dir else new_run_dir(recipe.output_dir, recipe.name, recipe.seed)
+    path.mkdir(parents=True, exist_ok=True)
+    if recipe.num_threads:
+        import torch
+
+        torch.set_num_threads(recipe.num_threads)
+    (path / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+    write_json(path / "env.json", environment(recipe.seed))
+    metrics = MetricsLog(path / "metrics.jsonl")
+    echo(f"rlft: recipe '{recipe.name}', seed {recipe.seed}, {len(recipe.stages)} stages -> {path}")
+
+    outputs: dict[str, ModelRef] = {}
+    summary = {"recipe": recipe.name, "seed": recipe.seed, "run_dir": str(path), "stages": {}}
+    for name, stage in recipe.stages.items():
+        echo(f"[{name}] {stage.algorithm}")
+        seed_everything(recipe.seed)
+        stage_timer = Timer()
+        ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo)
+        ref, stage_summary = stages.ALGORITHMS[stage.algorithm].run(ctx)
+        outputs[name] = ref
+        ref.save(ctx.dir / "output.json")
+        stage_summary = {"algorithm": stage.algorithm, "wall_s": stage_timer.seconds(), **stage_summary}
+        summary["stages"][name] = stage_summary
+        write_json(ctx.dir / "summary.json", stage_summary)
+        echo(f"[{name}] done in {stage_summary['wall_s']:.1f}s")
+
+    summary["wall_s"] = timer.seconds()
+    report.write(path, summary, metrics.read())
+    write_json(path / "summary.json", summary)
+    echo(f"rlft: finished in {summary['wall_s']:.1f}s; run folder: {path}")
+    return RunResult(path, summary)

@@ -1,0 +1,36 @@
+"""Helpers shared by reward functions: the text of a completion, however TRL passes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def completion_text(completion: Any) -> str:
+    """The text to score: a string as is; for a message list, the content of the last assistant message.
+
+    >>> completion_text(" 42")
+    ' 42'
+    >>> completion_text([{"role": "assistant", "content": "7"}])
+    '7'
+    >>> completion_text([{"role": "assistant", "content": "a"}, {"role": "tool", "content": "b"}])
+    'a'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        return str(completion.get("content") or "")
+    for message in reversed(list(completion)):
+        if message.get("role") == "assistant":
+            content = message.get("content") or ""
+            if isinstance(content, list):  # multimodal parts: keep the text ones
+                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return str(content)
+    return ""
+
+
+def column(kwargs: dict, *names: str) -> list | None:
+    """The first dataset column present among `names` (e.g. "answer", "solution"), else None."""
+    for name in names:
+        if kwargs.get(name) is not None:
+            return kwargs[name]
+    return None

@@ -1,0 +1,55 @@
+"""The algorithms a stage can run, found by name. Each is a module with `run(ctx)`; training ones also
+have `config_class()`, the TRL config class their `trainer:` block feeds."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rlft.config import EvalSpec, Stage
+from rlft.schema import ConfigError, join
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    module: str
+    summary: str
+    trains: bool = True  # has lora/trainer blocks and a TRL config class
+    needs_rewards: bool = False
+    uses_data: bool = True
+
+    def load(self):
+        return importlib.import_module(self.module)
+
+    @property
+    def run(self) -> Callable:
+        return self.load().run
+
+    def check(self, stage: Stage, key: str) -> None:
+        """Field-level checks that depend on the algorithm (runs the TRL/peft config constructors)."""
+        from rlft.stages.common import check_lora, check_trainer
+
+        if self.needs_rewards and not stage.rewards:
+            raise ConfigError(join(key, "rewards"), f"algorithm '{self.name}' needs at least one reward")
+        if not self.trains:
+            for name in ("lora", "trainer"):
+                if getattr(stage, name):
+                    raise ConfigError(join(key, name), f"is not used by algorithm '{self.name}'; remove it")
+            for name in ("every", "stop_at_accuracy"):
+                if getattr(stage.eval, name) != getattr(EvalSpec(), name):
+                    raise ConfigError(join(key, f"eval.{name}"), f"applies to training stages, not '{self.name}'")
+            return
+        check_trainer(self.load().config_class(), stage, key)
+        check_lora(stage, key)
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in [
+        Algorithm("sft", "rlft.stages.sft", "supervised fine-tuning on prompt-completion data (TRL SFTTrainer)"),
+        Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
+        Algorithm("eval", "rlft.stages.eval", "greedy held-out evaluation: accuracy, rewards, lengths", trains=False),
+    ]
+}

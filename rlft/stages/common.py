@@ -1,0 +1,271 @@
+"""What every stage shares: its context, the starting model, the TRL config with device-safe defaults, and
+the callbacks that log metrics and evaluate during training."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from rlft import rewards as rewards_lib
+from rlft.config import Recipe, Stage
+from rlft.data import load_splits, verifier_name
+from rlft.evaluate import evaluate
+from rlft.models import ModelRef, build_tiny_model, load_model, load_tokenizer, lora_config
+from rlft.schema import ConfigError, check_keys, convert, join
+from rlft.tracking import TIMING_KEYS, MetricsLog
+
+log = logging.getLogger("rlft")
+
+
+@dataclass
+class StageContext:
+    """Everything a stage needs from the pipeline: its config, folder, seed, earlier outputs, metrics log."""
+
+    recipe: Recipe
+    name: str
+    run_dir: Path
+    metrics: MetricsLog
+    outputs: dict[str, ModelRef] = field(default_factory=dict)
+    extra_rewards: list[Callable] = field(default_factory=list)  # Python callables from rlft.run(rewards=)
+    echo: Callable[[str], None] = print
+
+    @property
+    def stage(self) -> Stage:
+        return self.recipe.stages[self.name]
+
+    @property
+    def dir(self) -> Path:
+        path = self.run_dir / self.name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def seed(self) -> int:
+        return self.recipe.seed
+
+    @property
+    def key(self) -> str:
+        return f"stages.{self.name}"
+
+    def data(self, required: tuple[str, ...] = ("prompt",)):
+        """(train, held-out) datasets of this stage."""
+        key = f"{self.key}.data" if self.stage.data else "data"
+        return load_splits(self.recipe.stage_data(self.name), self.seed, key, required)
+
+    def rewards(self) -> list[tuple[Callable, float]]:
+        """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1."""
+        fns = [(rewards_lib.resolve(r.name, r.kwargs), r.weight) for r in self.stage.rewards]
+        return fns + [(fn, 1.0) for fn in self.extra_rewards]
+
+    def verifier(self) -> Callable | None:
+        name = verifier_name(self.recipe.stage_data(self.name))
+        return rewards_lib.resolve(name) if name else None
+
+
+# ---------------------------------------------------------------- models
+
+
+def source_ref(ctx: StageContext) -> ModelRef:
+    """The on-disk model a stage starts from; a tiny spec is built and saved first, so that every model
+    is then loaded through from_pretrained."""
+    spec = ctx.stage.model
+    if spec.from_stage is not None:
+        return ctx.outputs[spec.from_stage]
+    if spec.tiny is not None:
+        path = build_tiny_model(spec.tiny, ctx.dir / "init", ctx.seed)
+        return ModelRef(base=str(path), tokenizer=str(path))
+    return ModelRef(base=spec.path, tokenizer=spec.tokenizer or spec.path)
+
+
+def starting_model(ctx: StageContext):
+    """(model, tokenizer, ref to save against, peft config or None) for a stage.
+
+    With `merge_adapter: false` and no new `lora:` block, the source's last adapter is trained further
+    (so the saved adapter replaces it); otherwise adapters are merged and a new LoRA, if any, is added.
+    """
+    spec, stage = ctx.stage.model, ctx.stage
+    ref = source_ref(ctx)
+    continue_adapter = bool(ref.adapters) and not spec.merge_adapter and stage.lora is None
+    try:
+        tokenizer = load_tokenizer(spec.tokenizer or ref.tokenizer or ref.base, spec.trust_remote_code)
+        model = load_model(ref, spec, trainable_adapter=continue_adapter)
+    except OSError as e:
+        raise ConfigError(
+            f"{ctx.key}.model", f"cannot load '{ref.base}': {e}".split("\n")[0]
+        ) from None
+    if tokenizer.chat_template is None:
+        log.warning("tokenizer of '%s' has no chat template; conversational data will fail", ref.base)
+    save_ref = dataclasses.replace(ref, adapters=ref.adapters[:-1]) if continue_adapter else ref
+    peft = lora_config(stage.lora) if stage.lora is not None else None
+    return model, tokenizer, save_ref, peft
+
+
+# ---------------------------------------------------------------- TRL configs
+
+
+def device_defaults(trainer: dict) -> dict:
+    """TRL configs default to bf16 and gradient checkpointing, which fail or waste time on a CPU; on a GPU
+    checkpointing stays on under its current name (`gradient_checkpointing` is a deprecated alias)."""
+    cuda = torch.cuda.is_available()
+    defaults = {"bf16": cuda and torch.cuda.is_bf16_supported(), "use_cpu": not cuda}
+    if "gradient_checkpointing" not in trainer:
+        defaults["activation_checkpointing"] = cuda
+    return defaults
+
+
+def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
+    """Reject `trainer:` keys the TRL config class does not have, and values its own checks refuse."""
+    allowed = {f.name for f in dataclasses.fields(config_cls) if f.init}
+    check_keys(stage.trainer, allowed, join(key, "trainer"), config_cls.__name__)
+    check_value_types(config_cls, stage.trainer, join(key, "trainer"))
+    for managed in ("output_dir",):
+        if managed in stage.trainer:
+            raise ConfigError(join(join(key, "trainer"), managed), "is set by rlft (the stage's folder in the run)")
+    try:
+        make_trainer_config(config_cls, stage, Path("/tmp/rlft-validate"), seed=0)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(join(key, "trainer"), f"{config_cls.__name__} refuses these settings: {e}") from None
+
+
+SIMPLE_TYPES = (int, float, bool, str, type(None))
+
+
+def check_value_types(cls: type, values: dict, key: str) -> None:
+    """Type-check values whose dataclass annotation is made of int/float/bool/str/None (dataclasses do
+    not check types themselves: `max_steps: "ten"` would otherwise fail deep inside training)."""
+    import types
+    import typing
+
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable forward references: skip the type check, keep the key check
+        return
+    for name, value in values.items():
+        tp = hints.get(name)
+        members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+        if tp is not None and all(m in SIMPLE_TYPES for m in members):
+            convert(value, tp, join(key, name))
+
+
+def check_lora(stage: Stage, key: str) -> None:
+    if stage.lora is None:
+        return
+    from peft import LoraConfig
+
+    allowed = {f.name for f in dataclasses.fields(LoraConfig) if f.init}
+    check_keys(stage.lora, allowed, join(key, "lora"), "LoraConfig")
+    check_value_types(LoraConfig, stage.lora, join(key, "lora"))
+    try:
+        lora_config(stage.lora)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(join(key, "lora"), f"LoraConfig refuses these settings: {e}") from None
+
+
+def make_trainer_config(config_cls: type, stage: Stage, out_dir: Path, seed: int, **defaults):
+    """The TRL config: device-safe defaults, then the stage's defaults, then the recipe's `trainer:` block."""
+    args = {
+        "output_dir": str(out_dir),
+        "seed": seed,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 10,
+        "disable_tqdm": True,
+        **device_defaults(stage.trainer),
+        **defaults,
+        **stage.trainer,
+    }
+    return config_cls(**args)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+class MetricsCallback(TrainerCallback):
+    """Writes every trainer log to metrics.jsonl (split "train") and prints a one-line progress report."""
+
+    SHOWN = ("loss", "reward", "rewards/", "grad_norm", "learning_rate")
+
+    def __init__(self, ctx: StageContext):
+        self.ctx, self.last, self.timing = ctx, {}, {}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        self.timing.update({k: v for k, v in logs.items() if any(t in k for t in TIMING_KEYS)})
+        record = self.ctx.metrics.log(self.ctx.name, state.global_step, "train", logs)
+        self.last.update({k: v for k, v in record.items() if k not in ("stage", "step", "split")})
+        shown = [
+            f"{k}={v:.4g}"
+            for k, v in record.items()
+            if isinstance(v, float) and any(k == s or (s.endswith("/") and k.startswith(s)) for s in self.SHOWN)
+        ]
+        if shown:
+            self.ctx.echo(f"  [{self.ctx.name}] step {state.global_step}/{state.max_steps} " + " ".join(shown))
+
+
+class EvalCallback(TrainerCallback):
+    """Greedy held-out evaluation every `eval.every` steps (split "eval"); stops training once
+    `eval.stop_at_accuracy` is reached, so a warm-up ends on a measured skill rather than a step count."""
+
+    def __init__(self, ctx: StageContext, tokenizer, dataset, rewards):
+        self.ctx, self.tokenizer, self.rewards = ctx, tokenizer, rewards
+        spec = ctx.stage.eval
+        self.spec = spec
+        self.dataset = dataset.select(range(min(spec.size or len(dataset), len(dataset))))
+        self.verifier = ctx.verifier()
+        self.history: list[dict] = []
+        self.stopped_at: int | None = None
+
+    def run(self, model, step: int) -> dict:
+        metrics, examples = evaluate(
+            model, self.tokenizer, self.dataset, self.verifier, self.rewards,
+            self.spec.max_new_tokens, self.spec.batch_size, self.spec.num_examples,
+        )  # fmt: skip
+        self.ctx.metrics.log(self.ctx.name, step, "eval", metrics)
+        self.history.append({"step": step, **metrics})
+        self.examples = examples
+        acc = metrics.get("accuracy")
+        self.ctx.echo(f"  [{self.ctx.name}] step {step} eval accuracy={acc if acc is None else round(acc, 4)}")
+        return metrics
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if not state.is_world_process_zero or state.global_step % self.spec.every:
+            return
+        metrics = self.run(model, state.global_step)
+        target = self.spec.stop_at_accuracy
+        if target is not None and (metrics.get("accuracy") or 0.0) >= target:
+            self.stopped_at = state.global_step
+            self.ctx.echo(f"  [{self.ctx.name}] accuracy {metrics['accuracy']:.3f} >= {target}: stopping")
+            control.should_training_stop = True
+
+
+def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None):
+    """Train, save the model (or adapter), and return (output ref, stage summary)."""
+    from rlft.models import save_stage_model
+
+    from transformers.trainer_callback import PrinterCallback
+
+    metrics_cb = MetricsCallback(ctx)
+    trainer.remove_callback(PrinterCallback)  # MetricsCallback prints a shorter line
+    trainer.add_callback(metrics_cb)
+    result = trainer.train()
+    if eval_cb is not None and (not eval_cb.history or eval_cb.history[-1]["step"] != trainer.state.global_step):
+        eval_cb.run(trainer.model, trainer.state.global_step)
+    model = trainer.model
+    is_adapter = hasattr(model, "peft_config")
+    out = save_stage_model(model, tokenizer, ctx.dir, save_ref, is_adapter)
+    train = {k: v for k, v in metrics_cb.last.items()}
+    train.update({"global_step": trainer.state.global_step, "train_loss": result.training_loss})
+    summary = {"train": train, "timing": metrics_cb.timing, "output": out.__dict__}
+    if eval_cb is not None and eval_cb.history:
+        summary["eval"] = eval_cb.history[-1]
+        summary["eval_history"] = eval_cb.history
+        summary["examples"] = eval_cb.examples
+        summary["stopped_at_accuracy_step"] = eval_cb.stopped_at
+    return out, summary

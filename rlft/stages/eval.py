@@ -1,0 +1,22 @@
+"""Held-out evaluation of a model: greedy accuracy by the task's verifier, rewards, lengths, examples."""
+
+from __future__ import annotations
+
+from rlft.evaluate import evaluate
+from rlft.stages.common import StageContext, starting_model
+
+
+def run(ctx: StageContext):
+    spec = ctx.stage.eval
+    _, held_out = ctx.data()
+    if held_out is None:
+        raise ValueError(f"{ctx.key}: an eval stage needs held-out data (data.eval_path or data.eval_size)")
+    held_out = held_out.select(range(min(spec.size or len(held_out), len(held_out))))
+    model, tokenizer, ref, _ = starting_model(ctx)
+    metrics, examples = evaluate(
+        model, tokenizer, held_out, ctx.verifier(), ctx.rewards(), spec.max_new_tokens, spec.batch_size,
+        spec.num_examples,
+    )  # fmt: skip
+    ctx.metrics.log(ctx.name, 0, "eval", metrics)
+    ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts")
+    return ref, {"eval": metrics, "examples": examples}

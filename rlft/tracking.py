@@ -1,0 +1,120 @@
+"""The run folder: where a run writes its resolved config, environment, metrics and stage outputs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+PACKAGES = ("rlft", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "math-verify", "numpy")
+# Wall-clock figures differ between identical runs; they go to the stage summary, not to metrics.jsonl,
+# so that the same seed gives the same metrics file.
+TIMING_KEYS = ("runtime", "per_second", "_time")
+
+
+def new_run_dir(output_dir: str, recipe_name: str, seed: int) -> Path:
+    """runs/<recipe>/<YYYYmmdd-HHMMSS>-s<seed>, with a numeric suffix if that folder exists."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(output_dir) / recipe_name / f"{stamp}-s{seed}"
+    path, i = base, 1
+    while path.exists():
+        path, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return path
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Python, NumPy and torch (CPU and CUDA)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment(seed: int) -> dict:
+    """What a run needs to be reproduced: versions, platform, device, threads, seed, git commit."""
+    import torch
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": device,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "seed": seed,
+        "git_commit": git_commit(),
+        "argv": sys.argv,
+        "packages": versions,
+        "started": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def clean(value):
+    """JSON-safe number: NaN and infinities become None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class MetricsLog:
+    """Append-only metrics.jsonl: one object per log event with `stage`, `step`, `split` and metric keys."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(self, stage: str, step: int, split: str, metrics: dict) -> dict:
+        """Write one event; timing keys are left out (returned separately by `split_timing`)."""
+        record = {"stage": stage, "step": step, "split": split}
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not any(t in key for t in TIMING_KEYS):
+                record[key] = clean(value)
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        return record
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+class Timer:
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.start, 3)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temporary name, then rename), so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
