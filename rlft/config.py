@@ -246,7 +246,7 @@ def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str]
         recipe.name = recipe.name or "recipe"
         check_recipe(recipe)
     except ConfigError as e:
-        raise e.with_source(label) if e.source is None else e
+        raise (e.with_source(label) if e.source is None else e) from None
     return recipe
 
 

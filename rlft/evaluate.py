@@ -27,7 +27,9 @@ def prompt_texts(prompts: list, tokenizer) -> list[str]:
 
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int) -> tuple[list[str], list[int], list[bool]]:
+def generate(
+    model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int
+) -> tuple[list[str], list[int], list[bool]]:
     """Greedy completions for prompts: (texts, token lengths, ended-with-eos flags)."""
     texts, lengths, ended = [], [], []
     was_training = model.training
@@ -91,7 +93,9 @@ def evaluate(
     prompts = dataset["prompt"]
     columns = {c: dataset[c] for c in dataset.column_names if c not in ("prompt", "completion")}
     texts, lengths, ended = generate(model, tokenizer, prompts, max_new_tokens, batch_size)
-    completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t for p, t in zip(prompts, texts)]
+    completions = [
+        [{"role": "assistant", "content": t}] if is_conversational(p) else t for p, t in zip(prompts, texts)
+    ]
     metrics: dict[str, float | None] = {"num_samples": len(texts)}
     correct = verifier(completions, prompts=prompts, **columns) if verifier is not None else [None] * len(texts)
     metrics["accuracy"] = mean([None if c is None else float(c == 1.0) for c in correct])

@@ -21,7 +21,11 @@ def series(records: list[dict], stage: str, key: str, split: str) -> tuple[list[
     ...          "split": "train"}], "a", "loss", "train")
     ([1], [2.0])
     """
-    points = [(r["step"], r[key]) for r in records if r["stage"] == stage and r["split"] == split and r.get(key) is not None]
+    points = [
+        (r["step"], r[key])
+        for r in records
+        if r["stage"] == stage and r["split"] == split and r.get(key) is not None
+    ]
     return [p[0] for p in points], [p[1] for p in points]
 
 
@@ -37,7 +41,7 @@ def plot_stage(records: list[dict], stage: str, out: Path) -> bool:
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
-    for ax, (key, split, title, steps, values) in zip(axes[0], panels):
+    for ax, (key, _, title, steps, values) in zip(axes[0], panels):
         ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
@@ -58,7 +62,11 @@ def plot_overview(summary: dict, out: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [(n, s["eval"]["accuracy"]) for n, s in summary["stages"].items() if s.get("eval", {}).get("accuracy") is not None]
+    points = [
+        (name, s["eval"]["accuracy"])
+        for name, s in summary["stages"].items()
+        if s.get("eval", {}).get("accuracy") is not None
+    ]
     if not points:
         return False
     fig, ax = plt.subplots(figsize=(1.2 * len(points) + 2, 3.2))

@@ -95,10 +95,9 @@ def starting_model(ctx: StageContext):
     try:
         tokenizer = load_tokenizer(spec.tokenizer or ref.tokenizer or ref.base, spec.trust_remote_code)
         model = load_model(ref, spec, trainable_adapter=continue_adapter)
-    except OSError as e:
-        raise ConfigError(
-            f"{ctx.key}.model", f"cannot load '{ref.base}': {e}".split("\n")[0]
-        ) from None
+    except Exception as e:  # transformers raises OSError, ValueError or KeyError for an unusable folder or id
+        first_line = str(e).strip().split("\n")[0]
+        raise ConfigError(f"{ctx.key}.model", f"cannot load '{ref.base}': {type(e).__name__}: {first_line}") from None
     if tokenizer.chat_template is None:
         log.warning("tokenizer of '%s' has no chat template; conversational data will fail", ref.base)
     save_ref = dataclasses.replace(ref, adapters=ref.adapters[:-1]) if continue_adapter else ref
@@ -247,9 +246,9 @@ class EvalCallback(TrainerCallback):
 
 def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None):
     """Train, save the model (or adapter), and return (output ref, stage summary)."""
-    from rlft.models import save_stage_model
-
     from transformers.trainer_callback import PrinterCallback
+
+    from rlft.models import save_stage_model
 
     metrics_cb = MetricsCallback(ctx)
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints a shorter line
