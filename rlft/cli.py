@@ -60,7 +60,13 @@ def _list(what: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # overrides may also follow options: `rlft run r.yaml --run-dir d seed=1`
+    if extra and (getattr(args, "overrides", None) is None or any("=" not in e or e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     try:
         if args.command == "list":
             _list(args.what)

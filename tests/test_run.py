@@ -122,3 +122,17 @@ def test_model_that_cannot_be_loaded_is_a_clear_error(tmp_path):
     recipe = smoke_recipe(e={**EVAL, "model": {"path": str(tmp_path / "empty_model")}})
     with pytest.raises(rlft.ConfigError, match="stages.e.model: cannot load"):
         rlft.run(recipe, run_dir=tmp_path / "run", echo=lambda s: None)
+
+
+def test_cli_overrides_may_follow_options(tmp_path):
+    import yaml
+
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(smoke_recipe(e={**EVAL, "model": {"tiny": {"hidden_size": 16, "num_layers": 1,
+                                                                              "num_heads": 2, "num_kv_heads": 1}}}),
+                                   sort_keys=False))
+    assert main(["run", str(path), "--run-dir", str(tmp_path / "run"), "seed=3", "data.eval_size=4"]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["seed"] == 3 and summary["stages"]["e"]["eval"]["num_samples"] == 4
+    with pytest.raises(SystemExit):
+        main(["run", str(path), "--run-dir", str(tmp_path / "run2"), "--bogus"])
