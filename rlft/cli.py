@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             _list(args.what)
             return 0
         from rlft.config import load_recipe
+        from rlft.pipeline import quiet_libraries
 
+        quiet_libraries()
         recipe = load_recipe(args.recipe, args.overrides)
         if args.command == "validate":
             names = ", ".join(f"{n} ({s.algorithm})" for n, s in recipe.stages.items())
