@@ -35,9 +35,12 @@ def run_once(run_dir: Path, extra: list[str]) -> tuple[float, dict]:
     return wall, summary
 
 
-def accuracies(summary: dict) -> tuple[float, float, int]:
+def row(label: str, seed: int, summary: dict, wall: float) -> str:
+    """One table row: SFT steps, accuracy after SFT and after GRPO, the change, and the process wall time."""
     stages = summary["stages"]
-    return stages["eval_sft"]["eval"]["accuracy"], stages["eval_grpo"]["eval"]["accuracy"], stages["sft"]["train"]["global_step"]
+    before, after = stages["eval_sft"]["eval"]["accuracy"], stages["eval_grpo"]["eval"]["accuracy"]
+    steps = stages["sft"]["train"]["global_step"]
+    return f"| {label} | {seed} | {steps} | {before:.3f} | {after:.3f} | {after - before:+.3f} | {wall:.1f} |"
 
 
 def main() -> None:
@@ -53,15 +56,13 @@ def main() -> None:
         for i in range(args.repeats):
             seed = args.seeds[i % len(args.seeds)]
             wall, summary = run_once(Path(tmp) / f"run{i}", [f"seed={seed}"])
-            before, after, sft_steps = accuracies(summary)
             walls.append(wall)
-            rows.append(f"| quickstart | {seed} | {sft_steps} | {before:.3f} | {after:.3f} | {after - before:+.3f} | {wall:.1f} |")
+            rows.append(row("quickstart", seed, summary, wall))
             print(rows[-1], flush=True)
         if not args.no_control:
             seed = args.seeds[0]
             wall, summary = run_once(Path(tmp) / "control", [f"seed={seed}", CONTROL])
-            before, after, sft_steps = accuracies(summary)
-            rows.append(f"| control: random reward | {seed} | {sft_steps} | {before:.3f} | {after:.3f} | {after - before:+.3f} | {wall:.1f} |")
+            rows.append(row("control: random reward", seed, summary, wall))
             print(rows[-1], flush=True)
 
     versions = ", ".join(f"{n} {metadata.version(n)}" for n in ("torch", "transformers", "trl", "peft"))

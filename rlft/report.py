@@ -86,7 +86,8 @@ def write(run_dir: Path, summary: dict, records: list[dict]) -> None:
     """plots/<stage>.png, plots/overview.png and report.md in the run folder."""
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
-    drawn = [s for s in summary["stages"] if plot_stage(records, s, plots / f"{s}.png")]
+    training = [name for name, s in summary["stages"].items() if "train" in s]
+    drawn = [name for name in training if plot_stage(records, name, plots / f"{name}.png")]
     has_overview = plot_overview(summary, plots / "overview.png")
 
     lines = [f"# {summary['recipe']} (seed {summary['seed']})", ""]

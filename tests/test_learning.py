@@ -3,8 +3,9 @@ by bench/quickstart.py, not here)."""
 
 import json
 
-import rlft
 from conftest import smoke_recipe
+
+import rlft
 from rlft.rewards import REWARDS, register
 
 
