@@ -83,8 +83,11 @@ class DataSpec:
     train_size: int | None = None  # task: problems generated (default 5000); file: cap on rows (default all)
     eval_size: int | None = None  # held-out rows (task default 200; file without eval_path: split off)
     seed: int | None = None  # defaults to the recipe seed
+    label_noise: float = 0.0  # preference data from a task: fraction of pairs (or KTO labels) flipped
 
     def validate(self, key: str) -> None:
+        if not 0 <= self.label_noise <= 1:
+            raise ConfigError(join(key, "label_noise"), f"must be in [0, 1], got {self.label_noise}")
         if (self.task is None) == (self.path is None):
             raise ConfigError(key, "set exactly one of task, path")
         if self.eval_path is not None and self.path is None:
@@ -271,7 +274,7 @@ def check_recipe(recipe: Recipe) -> None:
             )
         algo.check(stage, key)
         if algo.uses_data:
-            data.check(recipe.stage_data(name), join(key, "data") if stage.data else "data")
+            data.check(recipe.stage_data(name), join(key, "data") if stage.data else "data", algo.data)
         for i, spec in enumerate(stage.rewards):
             rewards.check(spec, join(join(key, "rewards"), i))
         seen.append(name)

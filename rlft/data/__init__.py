@@ -11,12 +11,20 @@ import inspect
 from pathlib import Path
 
 from rlft.config import DataSpec
+from rlft.data.preferences import preference_rows, unpaired_rows
 from rlft.data.tasks import TASKS, Task, sample_problems
 from rlft.schema import ConfigError, join, suggest
 
 DEFAULT_TRAIN_SIZE = 5000
 DEFAULT_EVAL_SIZE = 200
 FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+# The columns each kind of training data needs in a local file (tasks generate them).
+KINDS = {
+    "prompt": ("prompt",),
+    "sft": ("prompt", "completion"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "unpaired": ("prompt", "completion", "label"),
+}
 
 __all__ = ["TASKS", "Task", "check", "load_splits", "task_rows"]
 
@@ -79,8 +87,9 @@ def _read_file(path: str, key: str, required: tuple[str, ...]):
     return ds
 
 
-def check(spec: DataSpec, key: str, required: tuple[str, ...] = ("prompt",)) -> None:
-    """Validate a data spec without generating it (files are read to check their columns)."""
+def check(spec: DataSpec, key: str, kind: str = "prompt") -> None:
+    """Validate a data spec without generating it (files are read to check the columns `kind` needs)."""
+    required = KINDS[kind]
     if spec.task is not None:
         task = _task(spec, key)
         n = (spec.train_size or DEFAULT_TRAIN_SIZE) + (
@@ -98,19 +107,25 @@ def check(spec: DataSpec, key: str, required: tuple[str, ...] = ("prompt",)) -> 
         _read_file(spec.eval_path, join(key, "eval_path"), required)
 
 
-def load_splits(spec: DataSpec, seed: int, key: str = "data", required: tuple[str, ...] = ("prompt",)):
+def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "prompt"):
     """(train, held-out) datasets for a spec; the held-out one is None when a file gives none.
 
-    The same spec and seed always give the same rows, so every stage of a recipe sees the same split.
+    `kind` is what the training split must hold: `sft` (prompt, completion), `preference` (prompt, chosen,
+    rejected), `unpaired` (prompt, completion, label) or just `prompt`. A task's held-out split always has
+    prompt and answer, for evaluation. The same spec and seed always give the same rows, so every stage of
+    a recipe sees the same split.
     """
     from datasets import Dataset
 
+    required = KINDS[kind]
     seed = spec.seed if spec.seed is not None else seed
     if spec.task is not None:
         task = _task(spec, key)
         n_eval = DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
         train, held = sample_problems(task, spec.kwargs, spec.train_size or DEFAULT_TRAIN_SIZE, n_eval, seed)
-        return Dataset.from_dict(task_rows(train)), Dataset.from_dict(task_rows(held)) if held else None
+        make = {"preference": preference_rows, "unpaired": unpaired_rows}.get(kind)
+        rows = make(train, seed, spec.label_noise) if make else task_rows(train)
+        return Dataset.from_dict(rows), Dataset.from_dict(task_rows(held)) if held else None
     train = _read_file(spec.path, join(key, "path"), required)
     if spec.eval_path:
         held = _read_file(spec.eval_path, join(key, "eval_path"), required)

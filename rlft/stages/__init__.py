@@ -19,6 +19,7 @@ class Algorithm:
     trains: bool = True  # has lora/trainer blocks and a TRL config class
     needs_rewards: bool = False
     uses_data: bool = True
+    data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
 
     def load(self):
         return importlib.import_module(self.module)
@@ -48,8 +49,13 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in [
-        Algorithm("sft", "rlft.stages.sft", "supervised fine-tuning on prompt-completion data (TRL SFTTrainer)"),
+        Algorithm(
+            "sft", "rlft.stages.sft", "supervised fine-tuning on prompt-completion data (TRL SFTTrainer)", data="sft"
+        ),
         Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
+        Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
+        Algorithm("dpo", "rlft.stages.dpo", "DPO on (prompt, chosen, rejected) pairs (TRL DPOTrainer)", data="preference"),
+        Algorithm("kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"),
         Algorithm("eval", "rlft.stages.eval", "greedy held-out evaluation: accuracy, rewards, lengths", trains=False),
     ]
 }

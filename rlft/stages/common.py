@@ -53,10 +53,13 @@ class StageContext:
     def key(self) -> str:
         return f"stages.{self.name}"
 
-    def data(self, required: tuple[str, ...] = ("prompt",)):
-        """(train, held-out) datasets of this stage."""
+    def data(self):
+        """(train, held-out) datasets of this stage, in the form its algorithm trains on."""
+        from rlft.stages import ALGORITHMS
+
         key = f"{self.key}.data" if self.stage.data else "data"
-        return load_splits(self.recipe.stage_data(self.name), self.seed, key, required)
+        kind = ALGORITHMS[self.stage.algorithm].data
+        return load_splits(self.recipe.stage_data(self.name), self.seed, key, kind)
 
     def rewards(self) -> list[tuple[Callable, float]]:
         """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1."""
@@ -242,6 +245,26 @@ class EvalCallback(TrainerCallback):
             self.stopped_at = state.global_step
             self.ctx.echo(f"  [{self.ctx.name}] accuracy {metrics['accuracy']:.3f} >= {target}: stopping")
             control.should_training_stop = True
+
+
+def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rewards=None, config_defaults=None,
+                **trainer_kwargs):
+    """The one training path every TRL-backed stage shares: model -> TRL config -> trainer (public
+    constructor arguments only) -> train -> save. Returns (output ref, stage summary)."""
+    model, tokenizer, save_ref, peft = starting_model(ctx)
+    args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **(config_defaults or {}))
+    eval_rewards = rewards if rewards is not None else ctx.rewards()
+    eval_cb = EvalCallback(ctx, tokenizer, held_out, eval_rewards) if ctx.stage.eval.every and held_out else None
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        peft_config=peft,
+        callbacks=[eval_cb] if eval_cb else None,
+        **trainer_kwargs,
+    )
+    return train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb)
 
 
 def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None):
