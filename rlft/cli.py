@@ -53,6 +53,7 @@ def _list(what: str | None) -> None:
         print("rewards:")
         for name, entry in sorted(REWARDS.items()):
             print(f"  {name}{' (factory: takes kwargs)' if entry.factory else ''}  {entry.summary}")
+        print("  reward_model (kwargs: from_stage or path, normalize)  a trained reward model's score")
     if what in (None, "algorithms"):
         print("algorithms:")
         for a in ALGORITHMS.values():

@@ -122,6 +122,7 @@ class EvalSpec:
     batch_size: int = 64
     num_examples: int = 3  # sample completions kept in the summary
     stop_at_accuracy: float | None = None  # training stages: stop once held-out accuracy reaches this
+    min_accuracy: float | None = None  # reward_model stages: stop the run if held-out pairwise accuracy is lower
 
     def validate(self, key: str) -> None:
         positive(self.every, join(key, "every"), allow_zero=True)
@@ -129,6 +130,8 @@ class EvalSpec:
         positive(self.max_new_tokens, join(key, "max_new_tokens"))
         positive(self.batch_size, join(key, "batch_size"))
         positive(self.num_examples, join(key, "num_examples"), allow_zero=True)
+        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
+            raise ConfigError(join(key, "min_accuracy"), f"must be in [0, 1], got {self.min_accuracy}")
         if self.stop_at_accuracy is not None:
             if not 0 < self.stop_at_accuracy <= 1:
                 raise ConfigError(join(key, "stop_at_accuracy"), f"must be in (0, 1], got {self.stop_at_accuracy}")
@@ -255,9 +258,9 @@ def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str]
 
 def check_recipe(recipe: Recipe) -> None:
     """The checks that need the registries (algorithms, tasks, rewards) and the TRL/peft config classes."""
-    from rlft import data, rewards, stages  # deferred: these import the task and reward registries
+    from rlft import data, rewards, rm, stages  # deferred: these import the task and reward registries
 
-    seen: list[str] = []
+    seen: dict[str, str] = {}  # earlier stage -> its algorithm
     for name, stage in recipe.stages.items():
         key = join("stages", name)
         algo = stages.ALGORITHMS.get(stage.algorithm)
@@ -276,8 +279,11 @@ def check_recipe(recipe: Recipe) -> None:
         if algo.uses_data:
             data.check(recipe.stage_data(name), join(key, "data") if stage.data else "data", algo.data)
         for i, spec in enumerate(stage.rewards):
-            rewards.check(spec, join(join(key, "rewards"), i))
-        seen.append(name)
+            if spec.name == "reward_model":
+                rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen)
+            else:
+                rewards.check(spec, join(join(key, "rewards"), i))
+        seen[name] = stage.algorithm
 
 
 def to_dict(recipe: Recipe) -> dict:

@@ -128,14 +128,20 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
     return tok
 
 
-def load_model(ref: ModelRef, spec: ModelSpec, trainable_adapter: bool = False):
+def load_model(ref: ModelRef, spec: ModelSpec, trainable_adapter: bool = False, head: str = "causal"):
     """Load base + adapters through from_pretrained. Returns a plain model, or a PeftModel when the last
-    adapter is kept (`trainable_adapter`: continue training it; otherwise it is merged)."""
-    from transformers import AutoModelForCausalLM
+    adapter is kept (`trainable_adapter`: continue training it; otherwise it is merged).
 
-    model = AutoModelForCausalLM.from_pretrained(
-        ref.base, dtype=torch_dtype(spec.dtype), trust_remote_code=spec.trust_remote_code
-    )
+    `head="reward"` loads the same weights as a sequence classifier with one output (a reward model; its
+    `score` head is new unless the folder already is a reward model).
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    kwargs = {"dtype": torch_dtype(spec.dtype), "trust_remote_code": spec.trust_remote_code}
+    if head == "reward":
+        model = AutoModelForSequenceClassification.from_pretrained(ref.base, num_labels=1, **kwargs)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(ref.base, **kwargs)
     if ref.adapters:
         from peft import PeftModel
 

@@ -81,3 +81,42 @@ def test_file_with_empty_value_names_row(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows))
     with pytest.raises(ConfigError, match="row 7: column 'prompt' is empty"):
         load_splits(DataSpec(path=str(path)), seed=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_preference_pairs_prefer_the_correct_answer(seed):
+    spec = DataSpec(task="arithmetic", kwargs={"digits": 2}, train_size=300, eval_size=10)
+    train, held = load_splits(spec, seed=seed, kind="preference")
+    assert set(train.column_names) == {"prompt", "chosen", "rejected", "answer"}
+    assert set(held.column_names) >= {"prompt", "answer"}
+    for chosen, rejected, answer in zip(train["chosen"], train["rejected"], train["answer"]):
+        assert chosen[0]["content"] == answer and rejected[0]["content"] != answer
+        assert chosen[0]["role"] == rejected[0]["role"] == "assistant"
+
+
+def test_label_noise_flips_that_fraction():
+    spec = DataSpec(task="arithmetic", kwargs={"digits": 2}, train_size=2000, eval_size=10, label_noise=0.2)
+    train, _ = load_splits(spec, seed=0, kind="preference")
+    flipped = sum(c[0]["content"] != a for c, a in zip(train["chosen"], train["answer"])) / len(train)
+    assert 0.17 < flipped < 0.23
+    unpaired, _ = load_splits(spec, seed=0, kind="unpaired")
+    wrong = sum((c[0]["content"] == a) != lab for c, a, lab in
+                zip(unpaired["completion"], unpaired["answer"], unpaired["label"])) / len(unpaired)
+    assert 0.17 < wrong < 0.23
+    assert 0.45 < sum(unpaired["label"]) / len(unpaired) < 0.55
+
+
+@pytest.mark.parametrize(("kind", "rows", "words"), [
+    ("preference", [{"prompt": "1+1=", "chosen": "2"}], r"lacks column\(s\) rejected"),
+    ("preference", [{"prompt": "1+1=", "chosen": "2", "rejected": ""}], "row 0: column 'rejected' is empty"),
+    ("unpaired", [{"prompt": "1+1=", "completion": "2"}], r"lacks column\(s\) label"),
+    ("sft", [{"prompt": "1+1=", "answer": "2"}], r"lacks column\(s\) completion"),
+])
+def test_bad_preference_files(tmp_path, kind, rows, words):
+    from rlft.data import check
+
+    path = tmp_path / "prefs.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(ConfigError, match=words) as err:
+        check(DataSpec(path=str(path)), "stages.dpo.data", kind)
+    assert err.value.key == "stages.dpo.data.path" and "prefs.jsonl" in str(err.value)

@@ -110,9 +110,9 @@ def check(spec: DataSpec, key: str, kind: str = "prompt") -> None:
 def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "prompt"):
     """(train, held-out) datasets for a spec; the held-out one is None when a file gives none.
 
-    `kind` is what the training split must hold: `sft` (prompt, completion), `preference` (prompt, chosen,
-    rejected), `unpaired` (prompt, completion, label) or just `prompt`. A task's held-out split always has
-    prompt and answer, for evaluation. The same spec and seed always give the same rows, so every stage of
+    `kind` is what the rows must hold: `sft` (prompt, completion), `preference` (prompt, chosen, rejected),
+    `unpaired` (prompt, completion, label) or just `prompt`; a task's rows also carry `answer`, so the
+    held-out split serves both evaluation by generation and, for preferences, pairwise accuracy. The same spec and seed always give the same rows, so every stage of
     a recipe sees the same split.
     """
     from datasets import Dataset
@@ -124,8 +124,10 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
         n_eval = DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
         train, held = sample_problems(task, spec.kwargs, spec.train_size or DEFAULT_TRAIN_SIZE, n_eval, seed)
         make = {"preference": preference_rows, "unpaired": unpaired_rows}.get(kind)
-        rows = make(train, seed, spec.label_noise) if make else task_rows(train)
-        return Dataset.from_dict(rows), Dataset.from_dict(task_rows(held)) if held else None
+        if make is None:
+            make = lambda problems, *_: task_rows(problems)  # noqa: E731
+        held_rows = make(held, seed + 1, 0.0) if held else None  # held-out pairs are never flipped
+        return Dataset.from_dict(make(train, seed, spec.label_noise)), held_rows and Dataset.from_dict(held_rows)
     train = _read_file(spec.path, join(key, "path"), required)
     if spec.eval_path:
         held = _read_file(spec.eval_path, join(key, "eval_path"), required)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import random
 
-CORRUPTIONS = ("off_by_one", "carry", "swap_digits", "format")
+# Mistakes and how often each is drawn: a dropped or spurious carry and an off-by-one are what a small model
+# really gets wrong on addition, so most rejected answers are those; swaps and broken formats are rarer.
+CORRUPTIONS = {"carry": 0.5, "off_by_one": 0.3, "swap_digits": 0.1, "format": 0.1}
 
 
-def corrupt_number(answer: str, rng: random.Random, kinds: tuple[str, ...] = CORRUPTIONS) -> str:
+def corrupt_number(answer: str, rng: random.Random, kinds: dict[str, float] = CORRUPTIONS) -> str:
     """A wrong but plausible version of a numeric answer; never equal to it.
 
     >>> rng = random.Random(0)
@@ -23,7 +25,7 @@ def corrupt_number(answer: str, rng: random.Random, kinds: tuple[str, ...] = COR
     """
     value = int(answer)
     for _ in range(20):
-        kind = rng.choice(kinds)
+        kind = rng.choices(list(kinds), weights=list(kinds.values()))[0]
         if kind == "off_by_one":
             wrong = str(value + rng.choice((-1, 1)))
         elif kind == "carry":  # a carry dropped or added in the tens or hundreds

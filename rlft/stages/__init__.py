@@ -42,6 +42,8 @@ class Algorithm:
                 if getattr(stage.eval, name) != getattr(EvalSpec(), name):
                     raise ConfigError(join(key, f"eval.{name}"), f"applies to training stages, not '{self.name}'")
             return
+        if stage.eval.min_accuracy is not None and self.name != "reward_model":
+            raise ConfigError(join(key, "eval.min_accuracy"), "applies to reward_model stages only")
         check_trainer(self.load().config_class(), stage, key)
         check_lora(stage, key)
 
@@ -55,6 +57,10 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
         Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
         Algorithm("dpo", "rlft.stages.dpo", "DPO on (prompt, chosen, rejected) pairs (TRL DPOTrainer)", data="preference"),
+        Algorithm(
+            "reward_model", "rlft.stages.reward_model", "Bradley-Terry reward model on preference pairs (TRL RewardTrainer)",
+            data="preference",
+        ),
         Algorithm("kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"),
         Algorithm("eval", "rlft.stages.eval", "greedy held-out evaluation: accuracy, rewards, lengths", trains=False),
     ]

@@ -63,7 +63,13 @@ class StageContext:
 
     def rewards(self) -> list[tuple[Callable, float]]:
         """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1."""
-        fns = [(rewards_lib.resolve(r.name, r.kwargs), r.weight) for r in self.stage.rewards]
+        from rlft import rm
+
+        fns = [
+            (rm.build(r.kwargs, self.outputs) if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs),
+             r.weight)
+            for r in self.stage.rewards
+        ]
         return fns + [(fn, 1.0) for fn in self.extra_rewards]
 
     def verifier(self) -> Callable | None:
@@ -86,7 +92,7 @@ def source_ref(ctx: StageContext) -> ModelRef:
     return ModelRef(base=spec.path, tokenizer=spec.tokenizer or spec.path)
 
 
-def starting_model(ctx: StageContext):
+def starting_model(ctx: StageContext, head: str = "causal"):
     """(model, tokenizer, ref to save against, peft config or None) for a stage.
 
     With `merge_adapter: false` and no new `lora:` block, the source's last adapter is trained further
@@ -97,14 +103,17 @@ def starting_model(ctx: StageContext):
     continue_adapter = bool(ref.adapters) and not spec.merge_adapter and stage.lora is None
     try:
         tokenizer = load_tokenizer(spec.tokenizer or ref.tokenizer or ref.base, spec.trust_remote_code)
-        model = load_model(ref, spec, trainable_adapter=continue_adapter)
+        model = load_model(ref, spec, trainable_adapter=continue_adapter, head=head)
     except Exception as e:  # transformers raises OSError, ValueError or KeyError for an unusable folder or id
         first_line = str(e).strip().split("\n")[0]
         raise ConfigError(f"{ctx.key}.model", f"cannot load '{ref.base}': {type(e).__name__}: {first_line}") from None
     if tokenizer.chat_template is None:
         log.warning("tokenizer of '%s' has no chat template; conversational data will fail", ref.base)
     save_ref = dataclasses.replace(ref, adapters=ref.adapters[:-1]) if continue_adapter else ref
-    peft = lora_config(stage.lora) if stage.lora is not None else None
+    if head == "reward" and model.config.pad_token_id is None:  # the classifier finds the last token by it
+        model.config.pad_token_id = tokenizer.pad_token_id
+    task_type = "SEQ_CLS" if head == "reward" else "CAUSAL_LM"
+    peft = lora_config(stage.lora, task_type) if stage.lora is not None else None
     return model, tokenizer, save_ref, peft
 
 

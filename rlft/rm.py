@@ -1,0 +1,140 @@
+"""Reward models: score (prompt, completion) pairs with a sequence-classification model, measure pairwise
+accuracy, and serve a trained reward model as a reward function for GRPO, RLOO and evaluation.
+
+In a recipe: `rewards: [{name: reward_model, kwargs: {from_stage: rm, normalize: true}}]` (a stage of
+algorithm `reward_model` earlier in the recipe) or `kwargs: {path: <folder>}` for a saved one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from rlft.evaluate import is_conversational
+from rlft.rewards.text import completion_text
+from rlft.schema import ConfigError, check_keys, join
+
+STATS_FILE = "rm_stats.json"
+SPEC_KEYS = ("from_stage", "path", "normalize", "batch_size")
+
+
+def texts_for(tokenizer, prompts: list, completions: list) -> list[str]:
+    """The full text the reward model reads: chat-templated prompt + answer, or plain concatenation."""
+    out = []
+    for prompt, completion in zip(prompts, completions, strict=True):
+        if is_conversational(prompt):
+            messages = [*prompt, {"role": "assistant", "content": completion_text(completion)}]
+            out.append(tokenizer.apply_chat_template(messages, tokenize=False))
+        else:
+            out.append(prompt + completion_text(completion))
+    return out
+
+
+@torch.no_grad()
+def score(model, tokenizer, prompts: list, completions: list, batch_size: int = 64) -> list[float]:
+    """Scalar reward per (prompt, completion), batched; the model reads the last non-padding token."""
+    side, tokenizer.padding_side = tokenizer.padding_side, "right"
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    scores: list[float] = []
+    try:
+        texts = texts_for(tokenizer, prompts, completions)
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(device)  # fmt: skip
+            scores.extend(model(**batch).logits[:, 0].float().tolist())
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return scores
+
+
+def pairwise_report(model, tokenizer, pairs) -> dict:
+    """Held-out quality of a reward model on (prompt, chosen, rejected) rows: how often chosen scores
+    higher, and the score distributions (which `normalize` uses later).
+
+    A perfect reward model has `pairwise_accuracy` 1.0; a constant one 0.0 (ties count as wrong).
+    """
+    chosen = score(model, tokenizer, pairs["prompt"], pairs["chosen"])
+    rejected = score(model, tokenizer, pairs["prompt"], pairs["rejected"])
+    both = torch.tensor(chosen + rejected)
+    return {
+        "pairwise_accuracy": sum(c > r for c, r in zip(chosen, rejected)) / len(chosen),
+        "chosen_mean": sum(chosen) / len(chosen),
+        "rejected_mean": sum(rejected) / len(rejected),
+        "margin_mean": sum(c - r for c, r in zip(chosen, rejected)) / len(chosen),
+        "score_mean": both.mean().item(),
+        "score_std": both.std().item() if len(both) > 1 else 0.0,
+        "num_pairs": len(chosen),
+    }
+
+
+class RewardModelReward:
+    """A trained reward model as a TRL-style reward function. Loaded lazily in the process that calls it
+    (and dropped when pickled), so the callable itself is small and picklable.
+
+    With `normalize`, scores are standardised with the mean and std the model had on its held-out pairs,
+    which keeps them on the scale of rule rewards (0..1) when the two are mixed with weights.
+    """
+
+    def __init__(self, path: str, normalize: bool = False, batch_size: int = 64, name: str = "reward_model"):
+        self.path, self.normalize, self.batch_size, self.__name__ = str(path), normalize, batch_size, name
+        self._model = self._tokenizer = None
+        self._stats = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_model": None, "_tokenizer": None}
+
+    def _load(self):
+        from transformers import AutoModelForSequenceClassification
+
+        from rlft.models import load_tokenizer, torch_dtype
+
+        self._tokenizer = load_tokenizer(self.path)
+        self._model = AutoModelForSequenceClassification.from_pretrained(
+            self.path, num_labels=1, dtype=torch_dtype("auto")
+        )
+        if torch.cuda.is_available():
+            self._model.to("cuda")
+        stats = Path(self.path).parent / STATS_FILE
+        self._stats = json.loads(stats.read_text()) if stats.exists() else None
+        if self.normalize and self._stats is None:
+            raise ValueError(f"normalize needs {stats} (written by rlft's reward_model stage)")
+
+    def __call__(self, completions, prompts=None, **kwargs) -> list[float]:
+        if prompts is None:
+            raise ValueError("the reward model needs the prompts (TRL passes them as `prompts`)")
+        if self._model is None:
+            self._load()
+        raw = score(self._model, self._tokenizer, prompts, completions, self.batch_size)
+        if not self.normalize:
+            return raw
+        mean, std = self._stats["score_mean"], self._stats["score_std"] or 1.0
+        return [(s - mean) / std for s in raw]
+
+
+def check_spec(kwargs: dict, key: str, earlier: dict[str, str]) -> None:
+    """Validate `{name: reward_model, kwargs: {...}}`: exactly one of from_stage (an earlier reward_model
+    stage) or path (an existing folder)."""
+    check_keys(kwargs, SPEC_KEYS, join(key, "kwargs"), "the reward_model reward")
+    if ("from_stage" in kwargs) == ("path" in kwargs):
+        raise ConfigError(join(key, "kwargs"), "set exactly one of from_stage, path")
+    if "from_stage" in kwargs:
+        stage = kwargs["from_stage"]
+        if earlier.get(stage) != "reward_model":
+            rms = [n for n, a in earlier.items() if a == "reward_model"]
+            raise ConfigError(
+                join(key, "kwargs.from_stage"),
+                f"'{stage}' is not an earlier reward_model stage (earlier ones: {', '.join(rms) or 'none'})",
+            )
+    elif not Path(kwargs["path"]).is_dir():
+        raise ConfigError(join(key, "kwargs.path"), f"reward model folder '{kwargs['path']}' does not exist")
+
+
+def build(kwargs: dict, outputs: dict) -> RewardModelReward:
+    """The reward callable for a validated spec; `outputs` maps stage names to their ModelRef."""
+    path = outputs[kwargs["from_stage"]].base if "from_stage" in kwargs else kwargs["path"]
+    return RewardModelReward(path, kwargs.get("normalize", False), kwargs.get("batch_size", 64))

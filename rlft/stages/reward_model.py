@@ -1,0 +1,57 @@
+"""Reward-model training with TRL's RewardTrainer (Bradley-Terry on chosen/rejected pairs), then a quality
+report on held-out pairs before any RL uses it.
+
+The starting model is loaded as a sequence classifier with one output; with LoRA the new `score` head is
+trained fully (peft's SEQ_CLS task). The stage always leaves a merged model folder, so later stages and
+`{name: reward_model, kwargs: {from_stage: ...}}` load it with a plain from_pretrained.
+"""
+
+from __future__ import annotations
+
+from rlft.models import ModelRef
+from rlft.rm import STATS_FILE, pairwise_report
+from rlft.schema import ConfigError
+from rlft.stages.common import StageContext, make_trainer_config, starting_model, train_and_save
+from rlft.tracking import write_json
+
+
+def config_class():
+    from trl import RewardConfig
+
+    return RewardConfig
+
+
+def run(ctx: StageContext):
+    from trl import RewardTrainer
+
+    train, held_out = ctx.data()
+    model, tokenizer, save_ref, peft = starting_model(ctx, head="reward")
+    args = make_trainer_config(config_class(), ctx.stage, ctx.dir / "trainer", ctx.seed)
+    trainer = RewardTrainer(
+        model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=peft
+    )
+    _, summary = train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb=None)
+
+    model = trainer.model.merge_and_unload() if hasattr(trainer.model, "peft_config") else trainer.model
+    merged = ctx.dir / "model"
+    if not merged.exists():  # a LoRA stage saved only its adapter: add the merged reward model
+        model.save_pretrained(merged)
+        tokenizer.save_pretrained(merged)
+    out = ModelRef(base=str(merged), tokenizer=str(merged))
+    summary["output"] = out.__dict__
+
+    if held_out is not None and "chosen" in held_out.column_names:
+        report = pairwise_report(model, tokenizer, held_out)
+        ctx.metrics.log(ctx.name, trainer.state.global_step, "eval", report)
+        write_json(ctx.dir / STATS_FILE, report)
+        summary["eval"] = report
+        ctx.echo(f"  [{ctx.name}] held-out pairwise accuracy={report['pairwise_accuracy']:.3f} "
+                 f"on {report['num_pairs']} pairs")  # fmt: skip
+        required = ctx.stage.eval.min_accuracy
+        if required is not None and report["pairwise_accuracy"] < required:
+            raise ConfigError(
+                f"{ctx.key}.eval.min_accuracy",
+                f"the reward model reached pairwise accuracy {report['pairwise_accuracy']:.3f} < {required} on "
+                f"held-out pairs; train longer or change the data before using it for RL",
+            )
+    return out, summary

@@ -1,0 +1,83 @@
+"""Reward-model stage, its quality report, and a trained reward model used as a GRPO reward."""
+
+import copy
+import json
+
+import pytest
+import torch
+from conftest import GRPO, TINY, smoke_recipe
+from safetensors.torch import load_file
+
+import rlft
+from rlft import rm
+from rlft.schema import ConfigError
+
+RM = {"algorithm": "reward_model", "model": TINY,
+      "trainer": {"max_steps": 3, "per_device_train_batch_size": 8, "logging_steps": 1, "learning_rate": 1e-2}}
+PAIRS = {"prompt": ["a", "b", "c", "d"], "chosen": ["1", "2", "3", "4"], "rejected": ["x", "y", "z", "w"]}
+
+
+@pytest.mark.parametrize(("scores", "accuracy"), [
+    ({"1": 1.0, "2": 1.0, "3": 1.0, "4": 1.0}, 1.0),  # a perfect reward model: chosen always above
+    ({"1": -1.0, "2": -1.0, "3": -1.0, "4": -1.0}, 0.0),  # always inverted
+    ({}, 0.0),  # constant scores: ties count as wrong
+    ({"1": 1.0, "2": 1.0}, 0.5),  # right on half the pairs
+])
+def test_pairwise_report_known_answers(monkeypatch, scores, accuracy):
+    monkeypatch.setattr(rm, "score", lambda model, tok, prompts, completions: [scores.get(c, 0.0) for c in completions])
+    report = rm.pairwise_report(None, None, PAIRS)
+    assert report["pairwise_accuracy"] == accuracy
+    assert report["num_pairs"] == 4
+    assert report["margin_mean"] == pytest.approx(report["chosen_mean"] - report["rejected_mean"])
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_reward_model_stage_then_grpo_against_it(tmp_path, lora):
+    stage = copy.deepcopy(RM)
+    if lora:
+        stage["lora"] = {"r": 4, "lora_alpha": 8}
+    grpo = {**copy.deepcopy(GRPO), "model": TINY,
+            "rewards": [{"name": "reward_model", "kwargs": {"from_stage": "rm", "normalize": True}}]}
+    evaluation = {"algorithm": "eval", "model": {"from_stage": "grpo"}, "eval": {"max_new_tokens": 4},
+                  "rewards": [{"name": "reward_model", "kwargs": {"from_stage": "rm"}}]}
+    result = rlft.run(smoke_recipe(rm=stage, grpo=grpo, eval=evaluation), run_dir=tmp_path / "run",
+                      echo=lambda s: None)
+    run = result.path
+    report = result.summary["stages"]["rm"]["eval"]
+    assert 0.0 <= report["pairwise_accuracy"] <= 1.0 and report["num_pairs"] == 16
+    assert json.loads((run / "rm" / "rm_stats.json").read_text()) == report
+    trained = load_file(run / "rm" / "model" / "model.safetensors")
+    init = load_file(run / "rm" / "init" / "model.safetensors")
+    assert "score.weight" in trained
+    same_embeddings = torch.equal(trained["model.embed_tokens.weight"], init["model.embed_tokens.weight"])
+    assert same_embeddings == lora  # LoRA leaves the embeddings frozen; full training changes them
+    grpo_train = result.summary["stages"]["grpo"]["train"]
+    assert "rewards/reward_model/mean" in grpo_train
+    assert "rewards/reward_model/mean" in result.summary["stages"]["eval"]["eval"]
+
+
+def test_reward_model_min_accuracy_stops_the_run(tmp_path):
+    stage = {**copy.deepcopy(RM), "eval": {"min_accuracy": 1.01}}
+    with pytest.raises(ConfigError, match="must be in"):
+        rlft.load_recipe(smoke_recipe(rm=stage))
+    stage["eval"]["min_accuracy"] = 1.0
+    stage["trainer"]["max_steps"] = 1
+    stage["trainer"]["learning_rate"] = 1e-9
+    with pytest.raises(ConfigError, match="stages.rm.eval.min_accuracy: the reward model reached pairwise accuracy"):
+        rlft.run(smoke_recipe(rm=stage), run_dir=tmp_path / "run", echo=lambda s: None)
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"from_stage": "sft"}, r"'sft' is not an earlier reward_model stage \(earlier ones: none\)"),
+    ({"from_stage": "later"}, "is not an earlier reward_model stage"),
+    ({}, "exactly one of from_stage, path"),
+    ({"path": "/no/such/rm"}, "does not exist"),
+    ({"from_stage": "sft", "temperature": 2}, "unknown key"),
+])
+def test_reward_model_reward_spec_errors(kwargs, words):
+    recipe = smoke_recipe(sft={"algorithm": "sft", "model": TINY},
+                          grpo={**copy.deepcopy(GRPO), "model": TINY,
+                                "rewards": [{"name": "reward_model", "kwargs": kwargs}]},
+                          later={**copy.deepcopy(RM)})
+    with pytest.raises(ConfigError, match=words):
+        rlft.load_recipe(recipe)
