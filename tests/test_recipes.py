@@ -1,0 +1,43 @@
+"""Every shipped recipe runs end to end in a smoke size (same stages and hand-offs, a few steps each)."""
+
+import pytest
+from conftest import ROOT
+
+import rlft
+
+RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+
+
+def smoke_overrides(recipe: rlft.Recipe) -> dict:
+    """Shrink data, model and steps; keep every stage and how stages hand models on."""
+    out = {"data.train_size": 64, "data.eval_size": 16, "num_threads": 1}
+    for name, stage in recipe.stages.items():
+        key = f"stages.{name}"
+        if stage.model.tiny is not None:
+            out[f"{key}.model.tiny"] = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1}
+        if stage.trainer:
+            out[f"{key}.trainer.max_steps"] = 2
+            out[f"{key}.trainer.logging_steps"] = 1
+            out[f"{key}.trainer.per_device_train_batch_size"] = 8
+            if "num_generations" in stage.trainer:
+                out[f"{key}.trainer.num_generations"] = 4
+        if stage.eval.every:
+            out[f"{key}.eval.every"] = 1
+        if stage.eval.min_accuracy is not None:
+            out[f"{key}.eval.min_accuracy"] = None  # a 2-step reward model is not meant to be good
+    return out
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_runs_in_smoke_size(tmp_path, path):
+    recipe = rlft.load_recipe(path)
+    small = rlft.load_recipe(path, smoke_overrides(recipe))
+    result = rlft.run(small, run_dir=tmp_path / "run", echo=lambda s: None)
+    assert list(result.summary["stages"]) == list(recipe.stages)
+    for name, stage in recipe.stages.items():
+        summary = result.summary["stages"][name]
+        if stage.algorithm == "eval":
+            assert summary["eval"]["num_samples"] == 16
+        else:
+            assert summary["train"]["global_step"] >= 1
+    assert (result.path / "report.md").exists() and (result.path / "summary.json").exists()
