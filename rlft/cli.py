@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("recipe")
     run.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. stages.grpo.trainer.max_steps=50")
     run.add_argument("--run-dir", help="write the run here instead of runs/<recipe>/<time>-s<seed>")
+    run.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
     val = sub.add_parser("validate", help="check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
@@ -53,7 +54,7 @@ def _list(what: str | None) -> None:
         print("rewards:")
         for name, entry in sorted(REWARDS.items()):
             print(f"  {name}{' (factory: takes kwargs)' if entry.factory else ''}  {entry.summary}")
-        print("  reward_model (kwargs: from_stage or path, normalize)  a trained reward model's score")
+        print("  reward_model (kwargs: from_stage, definition or path; normalize)  a trained reward model's score")
     if what in (None, "algorithms"):
         print("algorithms:")
         for a in ALGORITHMS.values():
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from rlft.pipeline import run
 
-        run(recipe, run_dir=args.run_dir)
+        run(recipe, run_dir=args.run_dir, use_cache=not args.no_cache)
         return 0
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

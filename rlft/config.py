@@ -280,7 +280,7 @@ def check_recipe(recipe: Recipe) -> None:
             data.check(recipe.stage_data(name), join(key, "data") if stage.data else "data", algo.data)
         for i, spec in enumerate(stage.rewards):
             if spec.name == "reward_model":
-                rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen)
+                rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)
             else:
                 rewards.check(spec, join(join(key, "rewards"), i))
         seen[name] = stage.algorithm

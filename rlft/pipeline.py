@@ -49,11 +49,13 @@ def run(
     run_dir: str | Path | None = None,
     rewards: list[Callable] | None = None,
     echo: Callable[[str], None] = print,
+    use_cache: bool = True,
 ) -> RunResult:
     """Run a recipe end to end and return its folder and summary.
 
     `rewards` are Python callables with TRL's reward signature, added (weight 1) to every stage that
-    scores completions: the notebook way to plug a reward without writing a module.
+    scores completions: the notebook way to plug a reward without writing a module. `use_cache=False`
+    retrains reward models from reward_models/ definitions instead of loading them from the cache.
     """
     from rlft import report, stages
     from rlft.stages.common import StageContext
@@ -81,7 +83,7 @@ def run(
         echo(f"[{name}] {stage.algorithm}")
         seed_everything(recipe.seed)
         stage_timer = Timer()
-        ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo)
+        ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo, use_cache)
         ref, stage_summary = stages.ALGORITHMS[stage.algorithm].run(ctx)
         outputs[name] = ref
         ref.save(ctx.dir / "output.json")

@@ -2,7 +2,8 @@
 accuracy, and serve a trained reward model as a reward function for GRPO, RLOO and evaluation.
 
 In a recipe: `rewards: [{name: reward_model, kwargs: {from_stage: rm, normalize: true}}]` (a stage of
-algorithm `reward_model` earlier in the recipe) or `kwargs: {path: <folder>}` for a saved one.
+algorithm `reward_model` earlier in the recipe), `kwargs: {definition: arithmetic_bt}` (a definition in
+reward_models/, trained once and cached) or `kwargs: {path: <folder>}` for a saved one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from rlft.rewards.text import completion_text
 from rlft.schema import ConfigError, check_keys, join
 
 STATS_FILE = "rm_stats.json"
-SPEC_KEYS = ("from_stage", "path", "normalize", "batch_size")
+SOURCES = ("from_stage", "definition", "path")
+SPEC_KEYS = (*SOURCES, "normalize", "batch_size")
 
 
 def texts_for(tokenizer, prompts: list, completions: list) -> list[str]:
@@ -116,13 +118,17 @@ class RewardModelReward:
         return [(s - mean) / std for s in raw]
 
 
-def check_spec(kwargs: dict, key: str, earlier: dict[str, str]) -> None:
+def check_spec(kwargs: dict, key: str, earlier: dict[str, str], seed: int = 0) -> None:
     """Validate `{name: reward_model, kwargs: {...}}`: exactly one of from_stage (an earlier reward_model
-    stage) or path (an existing folder)."""
+    stage), definition (a valid file in reward_models/) or path (an existing folder)."""
     check_keys(kwargs, SPEC_KEYS, join(key, "kwargs"), "the reward_model reward")
-    if ("from_stage" in kwargs) == ("path" in kwargs):
-        raise ConfigError(join(key, "kwargs"), "set exactly one of from_stage, path")
-    if "from_stage" in kwargs:
+    if sum(s in kwargs for s in SOURCES) != 1:
+        raise ConfigError(join(key, "kwargs"), "set exactly one of from_stage, definition, path")
+    if "definition" in kwargs:
+        from rlft.rm_defs import load_definition
+
+        load_definition(kwargs["definition"], seed)
+    elif "from_stage" in kwargs:
         stage = kwargs["from_stage"]
         if earlier.get(stage) != "reward_model":
             rms = [n for n, a in earlier.items() if a == "reward_model"]
@@ -134,7 +140,14 @@ def check_spec(kwargs: dict, key: str, earlier: dict[str, str]) -> None:
         raise ConfigError(join(key, "kwargs.path"), f"reward model folder '{kwargs['path']}' does not exist")
 
 
-def build(kwargs: dict, outputs: dict) -> RewardModelReward:
-    """The reward callable for a validated spec; `outputs` maps stage names to their ModelRef."""
-    path = outputs[kwargs["from_stage"]].base if "from_stage" in kwargs else kwargs["path"]
+def build(kwargs: dict, outputs: dict, seed: int = 0, output_dir: str = "runs", use_cache: bool = True,
+          echo=print) -> RewardModelReward:
+    """The reward callable for a validated spec; `outputs` maps stage names to their ModelRef. A definition
+    is trained first unless the cache has it."""
+    if "definition" in kwargs:
+        from rlft.rm_defs import trained_path
+
+        path = trained_path(kwargs["definition"], seed, output_dir, use_cache, echo)
+    else:
+        path = outputs[kwargs["from_stage"]].base if "from_stage" in kwargs else kwargs["path"]
     return RewardModelReward(path, kwargs.get("normalize", False), kwargs.get("batch_size", 64))

@@ -70,7 +70,7 @@ def test_reward_model_min_accuracy_stops_the_run(tmp_path):
 @pytest.mark.parametrize(("kwargs", "words"), [
     ({"from_stage": "sft"}, r"'sft' is not an earlier reward_model stage \(earlier ones: none\)"),
     ({"from_stage": "later"}, "is not an earlier reward_model stage"),
-    ({}, "exactly one of from_stage, path"),
+    ({}, "exactly one of from_stage, definition, path"),
     ({"path": "/no/such/rm"}, "does not exist"),
     ({"from_stage": "sft", "temperature": 2}, "unknown key"),
 ])
@@ -81,3 +81,68 @@ def test_reward_model_reward_spec_errors(kwargs, words):
                           later={**copy.deepcopy(RM)})
     with pytest.raises(ConfigError, match=words):
         rlft.load_recipe(recipe)
+
+
+SMALL_DEF = """description: a 2-step reward model for tests
+model:
+  tiny: {hidden_size: 32, num_layers: 1, num_heads: 2, num_kv_heads: 1}
+data:
+  task: arithmetic
+  kwargs: {digits: 1}
+  train_size: 64
+  eval_size: 16
+trainer: {max_steps: 2, per_device_train_batch_size: 8, logging_steps: 1}
+"""
+
+
+def test_reward_model_definition_is_trained_once_and_cached(tmp_path):
+    definition = tmp_path / "small_rm.yaml"
+    definition.write_text(SMALL_DEF)
+    grpo = {**copy.deepcopy(GRPO), "model": TINY,
+            "rewards": [{"name": "reward_model", "kwargs": {"definition": str(definition)}}]}
+    recipe = {**smoke_recipe(grpo=grpo), "output_dir": str(tmp_path / "runs")}
+    lines = []
+    rlft.run(recipe, run_dir=tmp_path / "a", echo=lines.append)
+    assert any("training into" in line for line in lines)
+    cached = list((tmp_path / "runs" / ".cache" / "reward_models").iterdir())
+    assert len(cached) == 1 and cached[0].name.startswith("small_rm-")
+    assert (cached[0] / "rm" / "model" / "config.json").exists() and (cached[0] / "rm" / "rm_stats.json").exists()
+    stamp = (cached[0] / "summary.json").stat().st_mtime_ns
+
+    lines.clear()
+    rlft.run(recipe, run_dir=tmp_path / "b", echo=lines.append)
+    assert any("cached at" in line for line in lines) and not any("training into" in line for line in lines)
+    assert (cached[0] / "summary.json").stat().st_mtime_ns == stamp
+
+    lines.clear()
+    rlft.run(recipe, run_dir=tmp_path / "c", echo=lines.append, use_cache=False)
+    assert any("training into" in line for line in lines)
+
+    other_seed = {**recipe, "seed": 1}
+    rlft.run(other_seed, run_dir=tmp_path / "d", echo=lambda s: None)
+    assert len(list((tmp_path / "runs" / ".cache" / "reward_models").iterdir())) == 2  # the hash covers the seed
+
+
+def test_bad_reward_model_definition_names_its_file(tmp_path):
+    definition = tmp_path / "bad_rm.yaml"
+    definition.write_text(SMALL_DEF.replace("max_steps: 2", "max_stepz: 2"))
+    grpo = {**copy.deepcopy(GRPO), "model": TINY,
+            "rewards": [{"name": "reward_model", "kwargs": {"definition": str(definition)}}]}
+    with pytest.raises(ConfigError) as err:
+        rlft.load_recipe(smoke_recipe(grpo=grpo))
+    assert err.value.source == str(definition) and err.value.key == "trainer.max_stepz"
+    with pytest.raises(ConfigError, match="definition 'reward_models/nope.yaml' does not exist"):
+        rlft.load_recipe(smoke_recipe(grpo={**grpo, "rewards": [{"name": "reward_model",
+                                                                  "kwargs": {"definition": "nope"}}]}))
+
+
+def test_shipped_definitions_validate(monkeypatch):
+    from conftest import ROOT
+
+    from rlft.rm_defs import load_definition
+
+    monkeypatch.chdir(ROOT)
+    names = [p.stem for p in (ROOT / "reward_models").glob("*.yaml")]
+    assert names
+    for name in names:
+        assert load_definition(name, seed=0).stages["rm"].algorithm == "reward_model"

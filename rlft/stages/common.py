@@ -34,6 +34,7 @@ class StageContext:
     outputs: dict[str, ModelRef] = field(default_factory=dict)
     extra_rewards: list[Callable] = field(default_factory=list)  # Python callables from rlft.run(rewards=)
     echo: Callable[[str], None] = print
+    use_cache: bool = True  # reward-model definitions: reuse a cached training
 
     @property
     def stage(self) -> Stage:
@@ -66,8 +67,8 @@ class StageContext:
         from rlft import rm
 
         fns = [
-            (rm.build(r.kwargs, self.outputs) if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs),
-             r.weight)
+            (rm.build(r.kwargs, self.outputs, self.seed, self.recipe.output_dir, self.use_cache, self.echo)
+             if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs), r.weight)
             for r in self.stage.rewards
         ]
         return fns + [(fn, 1.0) for fn in self.extra_rewards]

@@ -1,0 +1,76 @@
+"""Reward-model definitions (`reward_models/<name>.yaml`), trained once and cached.
+
+A definition holds what a `reward_model` stage holds (model, data, lora, trainer, eval) plus a
+description. A recipe uses it as `{name: reward_model, kwargs: {definition: arithmetic_bt}}`; the first run
+trains it with rlft's own pipeline into `<output_dir>/.cache/reward_models/<name>-<hash>/`, where the hash
+covers the resolved definition and the seed, so every later recipe that needs the same reward model loads
+it instead of training again (`rlft run --no-cache` retrains).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from rlft.schema import ConfigError
+
+DEFINITIONS_DIR = Path("reward_models")
+STAGE = "rm"
+
+
+def definition_path(name: str) -> Path:
+    """`arithmetic_bt` -> reward_models/arithmetic_bt.yaml; a path to a .yaml file is taken as is."""
+    return Path(name) if name.endswith((".yaml", ".yml")) else DEFINITIONS_DIR / f"{name}.yaml"
+
+
+def load_definition(name: str, seed: int):
+    """The definition as a validated one-stage Recipe; errors name the definition file and its key."""
+    from rlft.config import load_recipe, read_yaml
+
+    path = definition_path(name)
+    if not path.is_file():
+        known = sorted(p.stem for p in DEFINITIONS_DIR.glob("*.yaml"))
+        raise ConfigError("", f"reward model definition '{path}' does not exist (known: {', '.join(known) or 'none'})")
+    raw = read_yaml(path)
+    description = raw.pop("description", "")
+    data = raw.pop("data", None)
+    recipe = {"name": f"rm-{path.stem}", "description": description, "seed": seed, "data": data,
+              "stages": {STAGE: {"algorithm": "reward_model", **raw}}}  # fmt: skip
+    try:
+        return load_recipe(recipe)
+    except ConfigError as e:
+        key = e.key.removeprefix(f"stages.{STAGE}.").removeprefix(f"stages.{STAGE}")
+        raise ConfigError(key, e.message, str(path)) from None
+
+
+def cache_dir(recipe, output_dir: str) -> Path:
+    """Where a definition's trained model lives: named by definition and a hash of everything it used."""
+    from rlft.config import to_dict
+
+    resolved = json.dumps(to_dict(recipe), sort_keys=True, default=str)
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    return Path(output_dir) / ".cache" / "reward_models" / f"{recipe.name.removeprefix('rm-')}-{digest}"
+
+
+def trained_path(name: str, seed: int, output_dir: str, use_cache: bool = True, echo=print) -> Path:
+    """The folder of the trained reward model for a definition: from the cache, or trained now.
+
+    A cache entry counts only once its summary.json exists (the pipeline writes it last), so an
+    interrupted training is retrained, never half-used.
+    """
+    import shutil
+
+    from rlft.pipeline import run
+
+    recipe = load_definition(name, seed)
+    folder = cache_dir(recipe, output_dir)
+    model = folder / STAGE / "model"
+    if use_cache and (folder / "summary.json").exists():
+        echo(f"  reward model '{name}': cached at {folder}")
+        return model
+    if folder.exists():
+        shutil.rmtree(folder)
+    echo(f"  reward model '{name}': training into {folder}")
+    run(recipe, run_dir=folder, echo=lambda line: echo("  " + line))
+    return model
