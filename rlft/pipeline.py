@@ -31,6 +31,7 @@ class RunResult:
 def quiet_libraries() -> None:
     """Keep the console to rlft's progress lines: library warnings that do not concern a user of rlft."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # online_dpo documents that it is experimental
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

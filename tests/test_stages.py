@@ -20,6 +20,8 @@ STAGES = {
     "grpo": {**copy.deepcopy(GRPO), "rewards": COIN, "trainer": {**GRPO["trainer"], "learning_rate": 1e-2}},
     "rloo": {"algorithm": "rloo", "rewards": COIN,
              "trainer": {**GRPO["trainer"], "learning_rate": 1e-2}},
+    "online_dpo": {"algorithm": "online_dpo", "rewards": COIN,
+                   "trainer": {**FEW, "max_new_tokens": 4, "learning_rate": 1e-2}},
     "dpo": {"algorithm": "dpo", "trainer": FEW},
     "kto": {"algorithm": "kto", "trainer": FEW},
 }

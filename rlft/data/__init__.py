@@ -112,8 +112,8 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
 
     `kind` is what the rows must hold: `sft` (prompt, completion), `preference` (prompt, chosen, rejected),
     `unpaired` (prompt, completion, label) or just `prompt`; a task's rows also carry `answer`, so the
-    held-out split serves both evaluation by generation and, for preferences, pairwise accuracy. The same spec and seed always give the same rows, so every stage of
-    a recipe sees the same split.
+    held-out split serves both evaluation by generation and, for preferences, pairwise accuracy. The same
+    spec and seed always give the same rows, so every stage of a recipe sees the same split.
     """
     from datasets import Dataset
 
@@ -127,7 +127,8 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
         if make is None:
             make = lambda problems, *_: task_rows(problems)  # noqa: E731
         held_rows = make(held, seed + 1, 0.0) if held else None  # held-out pairs are never flipped
-        return Dataset.from_dict(make(train, seed, spec.label_noise)), held_rows and Dataset.from_dict(held_rows)
+        train_set = Dataset.from_dict(make(train, seed, spec.label_noise))
+        return train_set, Dataset.from_dict(held_rows) if held_rows else None
     train = _read_file(spec.path, join(key, "path"), required)
     if spec.eval_path:
         held = _read_file(spec.eval_path, join(key, "eval_path"), required)

@@ -56,12 +56,24 @@ ALGORITHMS: dict[str, Algorithm] = {
         ),
         Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
         Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
-        Algorithm("dpo", "rlft.stages.dpo", "DPO on (prompt, chosen, rejected) pairs (TRL DPOTrainer)", data="preference"),
         Algorithm(
-            "reward_model", "rlft.stages.reward_model", "Bradley-Terry reward model on preference pairs (TRL RewardTrainer)",
+            "online_dpo",
+            "rlft.stages.online_dpo",
+            "online DPO judged by reward functions or a reward model (trl.experimental OnlineDPOTrainer)",
+            needs_rewards=True,
+        ),
+        Algorithm(
+            "dpo", "rlft.stages.dpo", "DPO on (prompt, chosen, rejected) pairs (TRL DPOTrainer)", data="preference"
+        ),
+        Algorithm(
+            "reward_model",
+            "rlft.stages.reward_model",
+            "Bradley-Terry reward model on preference pairs (TRL RewardTrainer)",
             data="preference",
         ),
-        Algorithm("kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"),
+        Algorithm(
+            "kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"
+        ),
         Algorithm("eval", "rlft.stages.eval", "greedy held-out evaluation: accuracy, rewards, lengths", trains=False),
     ]
 }
