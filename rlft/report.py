@@ -102,6 +102,12 @@ def write(run_dir: Path, summary: dict, records: list[dict]) -> None:
     for name in drawn:
         lines += ["", f"## {name}", "", f"![{name}](plots/{name}.png)"]
     for name, s in summary["stages"].items():
+        if "pairwise_accuracy" in s.get("eval", {}):
+            lines += ["", f"### reward model quality: {name}", "", "| measure | value |", "| --- | --- |"]
+            lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in s["eval"].items()]
+            if (run_dir / name / "scores.png").exists():
+                lines += ["", f"![{name} scores]({name}/scores.png)"]
+    for name, s in summary["stages"].items():
         if s.get("examples"):
             lines += ["", f"### sample completions after {name}", "", "```"]
             lines += [json.dumps(e) for e in s["examples"]]

@@ -23,9 +23,9 @@ PAIRS = {"prompt": ["a", "b", "c", "d"], "chosen": ["1", "2", "3", "4"], "reject
     ({}, 0.0),  # constant scores: ties count as wrong
     ({"1": 1.0, "2": 1.0}, 0.5),  # right on half the pairs
 ])
-def test_pairwise_report_known_answers(monkeypatch, scores, accuracy):
-    monkeypatch.setattr(rm, "score", lambda model, tok, prompts, completions: [scores.get(c, 0.0) for c in completions])
-    report = rm.pairwise_report(None, None, PAIRS)
+def test_pairwise_report_known_answers(scores, accuracy):
+    report = rm.pairwise_report([scores.get(c, 0.0) for c in PAIRS["chosen"]],
+                                [scores.get(c, 0.0) for c in PAIRS["rejected"]])
     assert report["pairwise_accuracy"] == accuracy
     assert report["num_pairs"] == 4
     assert report["margin_mean"] == pytest.approx(report["chosen_mean"] - report["rejected_mean"])
@@ -46,6 +46,8 @@ def test_reward_model_stage_then_grpo_against_it(tmp_path, lora):
     report = result.summary["stages"]["rm"]["eval"]
     assert 0.0 <= report["pairwise_accuracy"] <= 1.0 and report["num_pairs"] == 16
     assert json.loads((run / "rm" / "rm_stats.json").read_text()) == report
+    assert 0.0 <= report["length_bias"] <= 1.0 and report["probe/num_samples"] == 4 * 16
+    assert (run / "rm" / "scores.png").exists()
     trained = load_file(run / "rm" / "model" / "model.safetensors")
     init = load_file(run / "rm" / "init" / "model.safetensors")
     assert "score.weight" in trained

@@ -8,8 +8,9 @@ trained fully (peft's SEQ_CLS task). The stage always leaves a merged model fold
 
 from __future__ import annotations
 
-from rlft.models import ModelRef
-from rlft.rm import STATS_FILE, pairwise_report
+from rlft import rm_report
+from rlft.models import ModelRef, load_model
+from rlft.rm import STATS_FILE, pairwise_report, score
 from rlft.schema import ConfigError
 from rlft.stages.common import StageContext, make_trainer_config, starting_model, train_and_save
 from rlft.tracking import write_json
@@ -41,12 +42,13 @@ def run(ctx: StageContext):
     summary["output"] = out.__dict__
 
     if held_out is not None and "chosen" in held_out.column_names:
-        report = pairwise_report(model, tokenizer, held_out)
+        report = quality_report(ctx, model, tokenizer, held_out, save_ref)
         ctx.metrics.log(ctx.name, trainer.state.global_step, "eval", report)
         write_json(ctx.dir / STATS_FILE, report)
         summary["eval"] = report
         ctx.echo(f"  [{ctx.name}] held-out pairwise accuracy={report['pairwise_accuracy']:.3f} "
-                 f"on {report['num_pairs']} pairs")  # fmt: skip
+                 f"on {report['num_pairs']} pairs, length bias={report.get('length_bias')}, "
+                 f"verifier agreement={report.get('probe/verifier_agreement')}")  # fmt: skip
         required = ctx.stage.eval.min_accuracy
         if required is not None and report["pairwise_accuracy"] < required:
             raise ConfigError(
@@ -55,3 +57,22 @@ def run(ctx: StageContext):
                 f"held-out pairs; train longer or change the data before using it for RL",
             )
     return out, summary
+
+
+def quality_report(ctx: StageContext, model, tokenizer, held_out, source: ModelRef) -> dict:
+    """Pairwise accuracy on held-out pairs, a length-bias probe, agreement with the task's verifier on
+    answers sampled from the model the stage started from, and a histogram of chosen/rejected scores."""
+    chosen = score(model, tokenizer, held_out["prompt"], held_out["chosen"])
+    rejected = score(model, tokenizer, held_out["prompt"], held_out["rejected"])
+    report = pairwise_report(chosen, rejected)
+    rm_report.score_histogram(chosen, rejected, ctx.dir / "scores.png", f"reward model '{ctx.name}', held-out pairs")
+    if "answer" in held_out.column_names:
+        report["length_bias"] = rm_report.length_bias(model, tokenizer, held_out["prompt"], held_out["answer"])
+        verifier = ctx.verifier()
+        if verifier is not None:
+            policy = load_model(source, ctx.stage.model)
+            probe = held_out.select(range(min(50, len(held_out))))
+            agreement = rm_report.verifier_agreement(model, tokenizer, policy, verifier, probe,
+                                                     max_new_tokens=ctx.stage.eval.max_new_tokens)  # fmt: skip
+            report.update({f"probe/{k}": v for k, v in agreement.items()})
+    return report
