@@ -84,8 +84,11 @@ class DataSpec:
     eval_size: int | None = None  # held-out rows (task default 200; file without eval_path: split off)
     seed: int | None = None  # defaults to the recipe seed
     label_noise: float = 0.0  # preference data from a task: fraction of pairs (or KTO labels) flipped
+    policy_pairs: int = 0  # dpo: > 0 ranks this many samples of the starting model per prompt (best vs worst)
 
     def validate(self, key: str) -> None:
+        if self.policy_pairs == 1 or self.policy_pairs < 0:
+            raise ConfigError(join(key, "policy_pairs"), f"must be 0 (off) or >= 2 samples, got {self.policy_pairs}")
         if not 0 <= self.label_noise <= 1:
             raise ConfigError(join(key, "label_noise"), f"must be in [0, 1], got {self.label_noise}")
         if (self.task is None) == (self.path is None):
@@ -277,7 +280,12 @@ def check_recipe(recipe: Recipe) -> None:
             )
         algo.check(stage, key)
         if algo.uses_data:
-            data.check(recipe.stage_data(name), join(key, "data") if stage.data else "data", algo.data)
+            data_key = join(key, "data") if stage.data else "data"
+            data.check(recipe.stage_data(name), data_key, algo.data)
+            if recipe.stage_data(name).policy_pairs and stage.algorithm != "dpo":
+                raise ConfigError(join(data_key, "policy_pairs"), f"applies to dpo stages, not '{stage.algorithm}'")
+            if recipe.stage_data(name).policy_pairs and not stage.rewards:
+                raise ConfigError(join(key, "rewards"), "policy_pairs ranks samples with the stage's rewards: add some")
         for i, spec in enumerate(stage.rewards):
             if spec.name == "reward_model":
                 rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)

@@ -28,9 +28,11 @@ def prompt_texts(prompts: list, tokenizer) -> list[str]:
 
 @torch.no_grad()
 def generate(
-    model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int
+    model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int, num_samples: int = 1,
+    temperature: float | None = None,
 ) -> tuple[list[str], list[int], list[bool]]:
-    """Greedy completions for prompts: (texts, token lengths, ended-with-eos flags)."""
+    """Completions for prompts: (texts, token lengths, ended-with-eos flags). Greedy by default; with a
+    `temperature`, `num_samples` sampled completions per prompt (prompt-major order)."""
     texts, lengths, ended = [], [], []
     was_training = model.training
     model.eval()
@@ -43,10 +45,12 @@ def generate(
             batch = tokenizer(
                 rendered[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(device)
+            sampling = {"do_sample": False} if temperature is None else {"do_sample": True, "temperature": temperature}
             out = model.generate(
                 **batch,
+                **sampling,
+                num_return_sequences=num_samples,
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
             )

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from rlft.evaluate import is_conversational, prompt_texts
+from rlft.evaluate import generate, is_conversational
 from rlft.rm import score
 
 
@@ -40,26 +38,11 @@ def pairwise_agreement(scores: list[float], correct: list[bool], groups: list[in
     return agree / total if total else None
 
 
-@torch.no_grad()
-def sample(policy, tokenizer, prompts: list, n: int, max_new_tokens: int, temperature: float = 1.0) -> list[str]:
-    """n sampled completions per prompt (prompt-major order)."""
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        batch = tokenizer(prompt_texts(prompts, tokenizer), return_tensors="pt", padding=True,
-                          add_special_tokens=False).to(next(policy.parameters()).device)  # fmt: skip
-        out = policy.generate(**batch, do_sample=True, temperature=temperature, num_return_sequences=n,
-                              max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                              eos_token_id=tokenizer.eos_token_id)  # fmt: skip
-    finally:
-        tokenizer.padding_side = side
-    return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-
-
 def verifier_agreement(rm, tokenizer, policy, verifier, held_out, n: int = 4, max_new_tokens: int = 16) -> dict:
     """Sample n answers per held-out prompt from `policy`, score them with the RM and the verifier, and
     measure how often the two agree on which of two answers to the same prompt is better."""
     prompts = held_out["prompt"]
-    texts = sample(policy, tokenizer, prompts, n, max_new_tokens)
+    texts, _, _ = generate(policy, tokenizer, prompts, max_new_tokens, batch_size=64, num_samples=n, temperature=1.0)
     rep_prompts = [p for p in prompts for _ in range(n)]
     completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t
                    for p, t in zip(rep_prompts, texts)]  # fmt: skip

@@ -52,3 +52,24 @@ def test_stage_trains_what_it_should(tmp_path, algorithm, lora):
         trained = load_file(run / "s" / "model" / "model.safetensors")
         unchanged = [name for name, t in init.items() if torch.equal(trained[name], t)]
         assert not unchanged, unchanged
+
+
+def test_dpo_on_pairs_ranked_from_the_policy(tmp_path):
+    recipe = smoke_recipe(s={"algorithm": "dpo", "model": TINY, "trainer": FEW, "rewards": COIN})
+    recipe["data"]["policy_pairs"] = 4
+    lines = []
+    result = rlft.run(recipe, run_dir=tmp_path / "run", echo=lines.append)
+    assert any("prompts gave a preference pair" in line for line in lines)
+    assert result.summary["stages"]["s"]["train"]["global_step"] == 2
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"stages.s.rewards": []}, "policy_pairs ranks samples with the stage's rewards"),
+    ({"stages.s.algorithm": "kto"}, "applies to dpo stages"),
+    ({"data.policy_pairs": 1}, "must be 0 (off) or >= 2"),
+])
+def test_policy_pairs_errors(change, words):
+    recipe = smoke_recipe(s={"algorithm": "dpo", "model": TINY, "trainer": FEW, "rewards": COIN})
+    recipe["data"]["policy_pairs"] = 4
+    with pytest.raises(rlft.ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        rlft.load_recipe(recipe, change)
