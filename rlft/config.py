@@ -282,9 +282,11 @@ def check_recipe(recipe: Recipe) -> None:
         if algo.uses_data:
             data_key = join(key, "data") if stage.data else "data"
             data.check(recipe.stage_data(name), data_key, algo.data)
-            if recipe.stage_data(name).policy_pairs and stage.algorithm != "dpo":
+            # policy_pairs in the recipe's shared data applies to its dpo stages; in a stage's own data it
+            # must belong to a dpo stage
+            if stage.data and stage.data.policy_pairs and stage.algorithm != "dpo":
                 raise ConfigError(join(data_key, "policy_pairs"), f"applies to dpo stages, not '{stage.algorithm}'")
-            if recipe.stage_data(name).policy_pairs and not stage.rewards:
+            if stage.algorithm == "dpo" and recipe.stage_data(name).policy_pairs and not stage.rewards:
                 raise ConfigError(join(key, "rewards"), "policy_pairs ranks samples with the stage's rewards: add some")
         for i, spec in enumerate(stage.rewards):
             if spec.name == "reward_model":

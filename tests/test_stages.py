@@ -65,7 +65,8 @@ def test_dpo_on_pairs_ranked_from_the_policy(tmp_path):
 
 @pytest.mark.parametrize(("change", "words"), [
     ({"stages.s.rewards": []}, "policy_pairs ranks samples with the stage's rewards"),
-    ({"stages.s.algorithm": "kto"}, "applies to dpo stages"),
+    ({"stages.s.algorithm": "kto", "stages.s.data": {"task": "arithmetic", "policy_pairs": 2}},
+     "applies to dpo stages"),
     ({"data.policy_pairs": 1}, "must be 0 (off) or >= 2"),
 ])
 def test_policy_pairs_errors(change, words):
