@@ -57,6 +57,9 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
         Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
         Algorithm(
+            "ppo", "rlft.stages.ppo", "PPO with reward functions or a reward model (rlft's own)", needs_rewards=True
+        ),
+        Algorithm(
             "online_dpo",
             "rlft.stages.online_dpo",
             "online DPO judged by reward functions or a reward model (trl.experimental OnlineDPOTrainer)",

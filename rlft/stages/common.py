@@ -149,8 +149,8 @@ SIMPLE_TYPES = (int, float, bool, str, type(None))
 
 
 def check_value_types(cls: type, values: dict, key: str) -> None:
-    """Type-check values whose dataclass annotation is made of int/float/bool/str/None (dataclasses do
-    not check types themselves: `max_steps: "ten"` would otherwise fail deep inside training)."""
+    """Type-check values whose dataclass annotation is made of int/float/bool/str/None/Literal (dataclasses
+    do not check types themselves: `max_steps: "ten"` would otherwise fail deep inside training)."""
     import types
     import typing
 
@@ -161,7 +161,7 @@ def check_value_types(cls: type, values: dict, key: str) -> None:
     for name, value in values.items():
         tp = hints.get(name)
         members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-        if tp is not None and all(m in SIMPLE_TYPES for m in members):
+        if tp is not None and all(m in SIMPLE_TYPES or typing.get_origin(m) is typing.Literal for m in members):
             convert(value, tp, join(key, name))
 
 

@@ -1,0 +1,254 @@
+"""PPO for language models, rlft's own (TRL 1.16 has none): one loop that reads top to bottom.
+
+Each step: sample completions for a batch of prompts -> score them with the stage's rewards (rules, gates
+or a reward model, with weights) -> per-token KL penalty against the reference -> GAE -> several epochs of
+clipped policy and value updates over minibatches. The math lives in `rlft.ppo_core`.
+
+With LoRA, policy, reference and value share one frozen base: the policy is the `default` adapter, the
+reference is the base with adapters disabled, the value function is a second adapter (`value`) plus a
+scalar head on the last hidden state. Without LoRA they are three separate models.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from rlft.evaluate import is_conversational, prompt_texts
+from rlft.ppo_core import (
+    AdaptiveKL,
+    completion_mask,
+    gae,
+    kl_estimate,
+    masked_mean,
+    masked_whiten,
+    policy_loss,
+    token_rewards,
+    value_loss,
+)
+from rlft.schema import positive
+
+
+@dataclass
+class PPOConfig:
+    """The `trainer:` block of a `ppo` stage. Names follow TRL's configs where the idea is the same."""
+
+    output_dir: str = "ppo"
+    seed: int = 0
+    max_steps: int = 100  # PPO iterations: one rollout batch and its updates each
+    per_device_train_batch_size: int = 16  # prompts per rollout
+    num_ppo_epochs: int = 4  # passes over each rollout batch
+    num_mini_batches: int = 1  # minibatches per pass
+    learning_rate: float = 1e-5
+    lr_scheduler_type: Literal["constant", "linear", "cosine"] = "linear"
+    max_grad_norm: float = 1.0
+    max_completion_length: int = 16
+    temperature: float = 1.0
+    gamma: float = 1.0
+    lam: float = 0.95
+    cliprange: float = 0.2
+    cliprange_value: float = 0.2
+    vf_coef: float = 0.1
+    kl_coef: float = 0.05
+    kl_estimator: Literal["k1", "k3"] = "k1"
+    target_kl: float | None = None  # set: adapt kl_coef towards this KL (Ziegler et al.)
+    kl_horizon: int = 10000
+    missing_eos_penalty: float | None = None  # subtracted from the score of completions that never end
+    whiten_rewards: bool = False
+    value_lora_r: int | None = None  # rank of the value adapter (default: the policy's)
+    logging_steps: int = 10
+    # Shared with TRL's configs so that rlft's device defaults apply unchanged.
+    bf16: bool = False
+    use_cpu: bool = False
+    activation_checkpointing: bool = False
+    report_to: str = "none"
+    save_strategy: str = "no"
+    disable_tqdm: bool = True
+
+    def __post_init__(self):
+        for name in ("max_steps", "per_device_train_batch_size", "num_ppo_epochs", "num_mini_batches",
+                     "learning_rate", "max_completion_length", "temperature", "kl_horizon", "logging_steps"):
+            positive(getattr(self, name), name)
+        if self.per_device_train_batch_size % self.num_mini_batches:
+            raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must be divisible "
+                             f"by num_mini_batches ({self.num_mini_batches})")  # fmt: skip
+
+
+class Models:
+    """Policy, reference and value behind one interface, sharing a base with LoRA or separate without."""
+
+    def __init__(self, model, peft_config, value_r: int | None):
+        self.lora = peft_config is not None
+        hidden = model.config.get_text_config().hidden_size
+        if self.lora:
+            from peft import get_peft_model
+
+            self.policy = get_peft_model(model, peft_config)
+            value_config = copy.deepcopy(peft_config)
+            if value_r:
+                value_config.r = value_r
+            self.policy.add_adapter("value", value_config)
+            self.policy.set_adapter("default")
+            self.value_model = self.policy
+        else:
+            self.policy, self.ref = model, copy.deepcopy(model).eval().requires_grad_(False)
+            self.value_model = copy.deepcopy(model)
+        self.value_head = torch.nn.Linear(hidden, 1).to(model.device, model.dtype)
+        torch.nn.init.zeros_(self.value_head.weight)
+        torch.nn.init.zeros_(self.value_head.bias)
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        if self.lora:
+            params = [p for n, p in self.policy.named_parameters() if "lora_" in n]
+        else:
+            params = [*self.policy.parameters(), *self.value_model.parameters()]
+        return params + list(self.value_head.parameters())
+
+    def logprobs(self, ids, attn, n_prompt: int, temperature: float, reference: bool = False):
+        """Log-probabilities of the completion tokens (positions n_prompt..) under policy or reference."""
+        if self.lora:
+            self.policy.set_adapter("default")
+            if reference:
+                with self.policy.disable_adapter():
+                    logits = self.policy(input_ids=ids, attention_mask=attn).logits
+            else:
+                logits = self.policy(input_ids=ids, attention_mask=attn).logits
+        else:
+            logits = (self.ref if reference else self.policy)(input_ids=ids, attention_mask=attn).logits
+        logits = logits[:, n_prompt - 1 : -1].float() / temperature
+        return torch.log_softmax(logits, -1).gather(-1, ids[:, n_prompt:, None]).squeeze(-1)
+
+    def values(self, ids, attn, n_prompt: int):
+        """V(s_t) for each completion token, from the value adapter (or model) and the scalar head."""
+        if self.lora:
+            self.policy.set_adapter("value")
+        out = self.value_model(input_ids=ids, attention_mask=attn, output_hidden_states=True)
+        if self.lora:
+            self.policy.set_adapter("default")
+        return self.value_head(out.hidden_states[-1][:, n_prompt - 1 : -1]).squeeze(-1).float()
+
+
+def lr_lambda(kind: str, total: int):
+    def f(step: int) -> float:
+        if kind == "constant":
+            return 1.0
+        frac = min(step / max(total, 1), 1.0)
+        return 1.0 - frac if kind == "linear" else 0.5 * (1 + math.cos(math.pi * frac))
+
+    return f
+
+
+def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None) -> int:
+    """Run PPO for cfg.max_steps iterations; `log(step, metrics)` records metrics, `on_step(step)` runs
+    after each iteration (held-out evaluation). Returns the number of steps done."""
+    params = models.parameters()
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
+    updates = cfg.max_steps * cfg.num_ppo_epochs * cfg.num_mini_batches
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.lr_scheduler_type, updates))
+    kl_ctl = AdaptiveKL(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.target_kl else None
+    kl_coef = cfg.kl_coef
+    gen = torch.Generator().manual_seed(cfg.seed)
+    device = next(models.policy.parameters()).device
+    tokenizer.padding_side = "left"
+    history: list[dict] = []
+
+    for step in range(1, cfg.max_steps + 1):
+        # 1. rollout: sample completions for a batch of prompts
+        idx = torch.randint(len(prompts_ds), (cfg.per_device_train_batch_size,), generator=gen).tolist()
+        batch = prompts_ds.select(idx)
+        prompts = batch["prompt"]
+        enc = tokenizer(prompt_texts(prompts, tokenizer), return_tensors="pt", padding=True,
+                        add_special_tokens=False).to(device)  # fmt: skip
+        n_prompt = enc["input_ids"].shape[1]
+        models.policy.eval()
+        with torch.no_grad():
+            seqs = models.policy.generate(**enc, do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
+                                          max_new_tokens=cfg.max_completion_length,
+                                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        completion = seqs[:, n_prompt:]
+        mask = completion_mask(completion, tokenizer.eos_token_id, tokenizer.pad_token_id)
+        attn = torch.cat([enc["attention_mask"], mask.long()], dim=1)
+        texts = tokenizer.batch_decode(completion, skip_special_tokens=True)
+        completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t
+                       for p, t in zip(prompts, texts)]  # fmt: skip
+
+        # 2. score: weighted sum of the stage's rewards at the last token
+        columns = {c: batch[c] for c in batch.column_names if c != "prompt"}
+        scores = torch.zeros(len(texts))
+        per_fn = {}
+        for fn, weight in rewards:
+            values = fn(completions, prompts=prompts, completion_ids=completion.tolist(), **columns)
+            values = torch.tensor([0.0 if v is None else float(v) for v in values])
+            per_fn[f"rewards/{fn.__name__}/mean"] = values.mean().item()
+            scores += weight * values
+        ended = (completion == tokenizer.eos_token_id).any(dim=1)
+        if cfg.missing_eos_penalty is not None:
+            scores[~ended] -= cfg.missing_eos_penalty
+        scores = scores.to(device)
+
+        # 3. old log-probs, reference log-probs, values; per-token rewards; advantages
+        with torch.no_grad():
+            old_logprobs = models.logprobs(seqs, attn, n_prompt, cfg.temperature)
+            ref_logprobs = models.logprobs(seqs, attn, n_prompt, cfg.temperature, reference=True)
+            old_values = models.values(seqs, attn, n_prompt)
+            kl = kl_estimate(old_logprobs, ref_logprobs, cfg.kl_estimator) * mask
+            token_r = token_rewards(scores, kl, mask, kl_coef)
+            if cfg.whiten_rewards:
+                token_r = masked_whiten(token_r, mask, shift_mean=False)
+            advantages, returns = gae(token_r, old_values, mask, cfg.gamma, cfg.lam)
+            advantages = masked_whiten(advantages, mask)
+
+        # 4. PPO epochs over minibatches
+        models.policy.train()
+        stats = {k: [] for k in ("pg_loss", "vf_loss", "pg_clipfrac", "vf_clipfrac", "approxkl", "ratio")}
+        size = cfg.per_device_train_batch_size // cfg.num_mini_batches
+        for _ in range(cfg.num_ppo_epochs):
+            order = torch.randperm(len(texts), generator=gen).tolist()
+            for start in range(0, len(texts), size):
+                mb = order[start : start + size]
+                new_logprobs = models.logprobs(seqs[mb], attn[mb], n_prompt, cfg.temperature)
+                pg, pg_clip, approxkl, ratio = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb],
+                                                           cfg.cliprange)  # fmt: skip
+                pg.backward()  # before the value pass: switching adapters freezes the inactive one
+                new_values = models.values(seqs[mb], attn[mb], n_prompt)
+                vf, vf_clip = value_loss(new_values, old_values[mb], returns[mb], mask[mb], cfg.cliprange_value)
+                (cfg.vf_coef * vf).backward()
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                for k, v in zip(stats, (pg, vf, pg_clip, vf_clip, approxkl, ratio)):
+                    stats[k].append(v.item())
+
+        mean_kl = masked_mean(kl.sum(1), torch.ones(len(texts), device=device)).item()
+        if kl_ctl is not None:
+            kl_coef = kl_ctl.update(mean_kl, cfg.per_device_train_batch_size)
+        history.append({
+            "objective/kl": mean_kl,
+            "objective/entropy": (-old_logprobs * mask).sum(1).mean().item(),  # sampled estimate, as TRL
+            "objective/scores": scores.mean().item(),
+            "objective/non_score_reward": (-kl_coef * kl.sum(1)).mean().item(),
+            "objective/rlhf_reward": (scores - kl_coef * kl.sum(1)).mean().item(),
+            "policy/approxkl_avg": sum(stats["approxkl"]) / len(stats["approxkl"]),
+            "policy/clipfrac_avg": sum(stats["pg_clipfrac"]) / len(stats["pg_clipfrac"]),
+            "loss/policy_avg": sum(stats["pg_loss"]) / len(stats["pg_loss"]),
+            "loss/value_avg": sum(stats["vf_loss"]) / len(stats["vf_loss"]),
+            "val/clipfrac_avg": sum(stats["vf_clipfrac"]) / len(stats["vf_clipfrac"]),
+            "val/ratio": sum(stats["ratio"]) / len(stats["ratio"]),
+            "val/num_eos_tokens": ended.float().sum().item(),
+            "completions/mean_length": mask.sum(1).mean().item(),
+            "kl_coef": kl_coef,
+            "lr": scheduler.get_last_lr()[0],
+            "episode": step * cfg.per_device_train_batch_size,
+            **per_fn,
+        })  # fmt: skip
+        if step % cfg.logging_steps == 0 or step == cfg.max_steps:
+            window = history[-cfg.logging_steps :]
+            log(step, {k: sum(h[k] for h in window) / len(window) for k in window[-1]})
+        if on_step is not None:
+            on_step(step)
+    return cfg.max_steps

@@ -1,0 +1,59 @@
+"""PPO with rlft's own trainer (`rlft.ppo`): the stage assembles rewards -> models (policy, reference and
+value on one LoRA base, or separate without LoRA) -> config -> train -> save the policy (and value)
+adapters in the ordinary peft format."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from rlft.models import save_stage_model
+from rlft.ppo import Models, PPOConfig, train
+from rlft.stages.common import EvalCallback, StageContext, make_trainer_config, starting_model
+
+
+def config_class():
+    return PPOConfig
+
+
+def run(ctx: StageContext):
+    train_rows, held_out = ctx.data()
+    rewards = ctx.rewards()
+    model, tokenizer, save_ref, peft = starting_model(ctx)
+    cfg = make_trainer_config(PPOConfig, ctx.stage, ctx.dir / "trainer", ctx.seed)
+    device = "cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu"
+    model.to(device)
+    models = Models(model, peft, cfg.value_lora_r)
+
+    eval_cb = EvalCallback(ctx, tokenizer, held_out, rewards) if ctx.stage.eval.every and held_out else None
+    last: dict = {}
+
+    def log(step, metrics):
+        last.update(ctx.metrics.log(ctx.name, step, "train", metrics))
+        shown = " ".join(f"{k}={metrics[k]:.4g}" for k in ("objective/scores", "objective/kl", "loss/value_avg"))
+        ctx.echo(f"  [{ctx.name}] step {step}/{cfg.max_steps} {shown}")
+
+    def on_step(step):
+        if eval_cb is not None and step % ctx.stage.eval.every == 0:
+            eval_cb.run(models.policy, step)
+
+    start = time.perf_counter()
+    steps = train(models, tokenizer, train_rows, rewards, cfg, log, on_step)
+    wall = time.perf_counter() - start
+
+    out = save_stage_model(models.policy, tokenizer, ctx.dir, save_ref, is_adapter=models.lora)
+    if models.lora:
+        models.policy.save_pretrained(ctx.dir / "value", selected_adapters=["value"])
+    torch.save(models.value_head.state_dict(), ctx.dir / "value_head.pt")
+
+    summary = {
+        "train": {k: v for k, v in last.items() if k not in ("stage", "step", "split")} | {"global_step": steps},
+        "timing": {"train_runtime": wall, "eps": steps * cfg.per_device_train_batch_size / wall},
+        "output": out.__dict__,
+    }
+    if eval_cb is not None:
+        if not eval_cb.history or eval_cb.history[-1]["step"] != steps:
+            eval_cb.run(models.policy, steps)
+        summary.update(eval=eval_cb.history[-1], eval_history=eval_cb.history, examples=eval_cb.examples)
+    return out, summary
