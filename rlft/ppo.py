@@ -110,26 +110,32 @@ class Models:
 
     def logprobs(self, ids, attn, n_prompt: int, temperature: float, reference: bool = False):
         """Log-probabilities of the completion tokens (positions n_prompt..) under policy or reference."""
+        # only the completion positions get logits (logits_to_keep), and no full log-softmax tensor is
+        # materialised: with a 150k vocabulary these dominate the memory of a step
+        keep = ids.shape[1] - n_prompt + 1
         if self.lora:
             self.policy.set_adapter("default")
             if reference:
                 with self.policy.disable_adapter():
-                    logits = self.policy(input_ids=ids, attention_mask=attn).logits
+                    logits = self.policy(input_ids=ids, attention_mask=attn, logits_to_keep=keep).logits
             else:
-                logits = self.policy(input_ids=ids, attention_mask=attn).logits
+                logits = self.policy(input_ids=ids, attention_mask=attn, logits_to_keep=keep).logits
         else:
-            logits = (self.ref if reference else self.policy)(input_ids=ids, attention_mask=attn).logits
-        logits = logits[:, n_prompt - 1 : -1].float() / temperature
-        return torch.log_softmax(logits, -1).gather(-1, ids[:, n_prompt:, None]).squeeze(-1)
+            model = self.ref if reference else self.policy
+            logits = model(input_ids=ids, attention_mask=attn, logits_to_keep=keep).logits
+        logits = logits[:, :-1].float() / temperature
+        chosen = logits.gather(-1, ids[:, n_prompt:, None]).squeeze(-1)
+        return chosen - torch.logsumexp(logits, dim=-1)
 
     def values(self, ids, attn, n_prompt: int):
         """V(s_t) for each completion token, from the value adapter (or model) and the scalar head."""
         if self.lora:
             self.policy.set_adapter("value")
-        out = self.value_model(input_ids=ids, attention_mask=attn, output_hidden_states=True)
+        # the decoder alone: the value needs the last hidden state, not vocabulary logits
+        hidden = self.value_model.get_decoder()(input_ids=ids, attention_mask=attn).last_hidden_state
         if self.lora:
             self.policy.set_adapter("default")
-        return self.value_head(out.hidden_states[-1][:, n_prompt - 1 : -1]).squeeze(-1).float()
+        return self.value_head(hidden[:, n_prompt - 1 : -1]).squeeze(-1).float()
 
 
 def lr_lambda(kind: str, total: int):
