@@ -78,6 +78,22 @@ def mean(values: list) -> float | None:
     return sum(kept) / len(kept) if kept else None
 
 
+def score_all(rewards: list[tuple[Callable, float]], completions: list, **kwargs) -> tuple[list[float], dict]:
+    """Weighted sum of rewards per completion (None counts as 0, as in TRL) and each reward's mean
+    (None left out) under `rewards/<name>/mean`; kwargs (prompts, dataset columns) go to every reward.
+
+    >>> score_all([(lambda completions, **k: [1.0, None], 0.5)], ["a", "b"])
+    ([0.5, 0.0], {'rewards/<lambda>/mean': 1.0})
+    """
+    total = [0.0] * len(completions)
+    means = {}
+    for fn, weight in rewards:
+        scores = fn(completions, **kwargs)
+        means[f"rewards/{fn.__name__}/mean"] = mean(scores)
+        total = [t + weight * (s or 0.0) for t, s in zip(total, scores, strict=True)]
+    return total, means
+
+
 def evaluate(
     model,
     tokenizer,
@@ -103,11 +119,8 @@ def evaluate(
     metrics: dict[str, float | None] = {"num_samples": len(texts)}
     correct = verifier(completions, prompts=prompts, **columns) if verifier is not None else [None] * len(texts)
     metrics["accuracy"] = mean([None if c is None else float(c == 1.0) for c in correct])
-    total = [0.0] * len(texts)
-    for fn, weight in rewards:
-        scores = fn(completions, prompts=prompts, **columns)
-        metrics[f"rewards/{fn.__name__}/mean"] = mean(scores)
-        total = [t + weight * (s or 0.0) for t, s in zip(total, scores)]
+    total, means = score_all(rewards, completions, prompts=prompts, **columns)
+    metrics.update(means)
     if rewards:
         metrics["reward"] = mean(total)
     metrics["completions/mean_length"] = mean(lengths)

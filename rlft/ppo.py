@@ -18,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from rlft.evaluate import is_conversational, prompt_texts
+from rlft.evaluate import is_conversational, prompt_texts, score_all
 from rlft.ppo_core import (
     AdaptiveKL,
     completion_mask,
@@ -184,13 +184,9 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
 
         # 2. score: weighted sum of the stage's rewards at the last token
         columns = {c: batch[c] for c in batch.column_names if c != "prompt"}
-        scores = torch.zeros(len(texts))
-        per_fn = {}
-        for fn, weight in rewards:
-            values = fn(completions, prompts=prompts, completion_ids=completion.tolist(), **columns)
-            values = torch.tensor([0.0 if v is None else float(v) for v in values])
-            per_fn[f"rewards/{fn.__name__}/mean"] = values.mean().item()
-            scores += weight * values
+        total, per_fn = score_all(rewards, completions, prompts=prompts, completion_ids=completion.tolist(),
+                                  **columns)  # fmt: skip
+        scores = torch.tensor(total)
         ended = (completion == tokenizer.eos_token_id).any(dim=1)
         if cfg.missing_eos_penalty is not None:
             scores[~ended] -= cfg.missing_eos_penalty

@@ -45,3 +45,9 @@ GRPO = {"algorithm": "grpo", "rewards": ["numeric_match"],
         "trainer": {"max_steps": 2, "per_device_train_batch_size": 8, "num_generations": 4,
                     "max_completion_length": 4, "logging_steps": 1, "learning_rate": 1e-4}}
 EVAL = {"algorithm": "eval", "eval": {"max_new_tokens": 4}}
+
+
+def digit_fraction(completions, **kwargs):
+    """A reward a random-init model can climb quickly: the fraction of digits in the completion."""
+    texts = [c[-1]["content"] for c in completions]
+    return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]

@@ -3,7 +3,7 @@ by bench/quickstart.py, not here)."""
 
 import json
 
-from conftest import smoke_recipe
+from conftest import digit_fraction, smoke_recipe
 
 import rlft
 from rlft.rewards import REWARDS, register
@@ -24,11 +24,6 @@ def test_sft_learns_one_digit_addition(tmp_path):
     sft = result.summary["stages"]["sft"]
     assert sft["train"]["loss"] < 1.0
     assert sft["eval"]["accuracy"] >= 0.3  # chance is ~1/19 answers; held-out problems never seen
-
-
-def digit_fraction(completions, **kwargs):
-    texts = [c[-1]["content"] for c in completions]
-    return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
 
 
 def test_grpo_raises_a_registered_reward(tmp_path):

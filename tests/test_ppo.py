@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import TINY, smoke_recipe
+from conftest import TINY, digit_fraction, smoke_recipe
 from safetensors.torch import load_file
 
 import rlft
@@ -41,11 +41,6 @@ def test_ppo_stage_trains_and_saves(tmp_path, lora):
         trained = load_file(run / "s" / "model" / "model.safetensors")
         assert not [n for n, t in init.items() if torch.equal(trained[n], t)]
     assert result.summary["stages"]["e"]["eval"]["num_samples"] == 16
-
-
-def digit_fraction(completions, **kwargs):
-    texts = [c[-1]["content"] for c in completions]
-    return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
 
 
 def test_ppo_raises_its_reward(tmp_path):

@@ -11,7 +11,7 @@ dropped (they carry no preference).
 
 from __future__ import annotations
 
-from rlft.evaluate import generate, is_conversational
+from rlft.evaluate import generate, is_conversational, score_all
 from rlft.models import load_model, load_tokenizer
 from rlft.stages.common import StageContext, run_trainer, source_ref
 
@@ -54,10 +54,7 @@ def policy_pairs(ctx: StageContext, train, n: int):
     completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t
                    for p, t in zip(repeated, texts)]  # fmt: skip
     columns = {c: [v for v in train[c] for _ in range(n)] for c in train.column_names if c != "prompt"}
-    totals = [0.0] * len(completions)
-    for fn, weight in ctx.rewards():
-        scores = fn(completions, prompts=repeated, **columns)
-        totals = [t + weight * (s or 0.0) for t, s in zip(totals, scores)]
+    totals, _ = score_all(ctx.rewards(), completions, prompts=repeated, **columns)
     rows = best_worst(prompts, completions, totals, n)
     ctx.echo(f"  [{ctx.name}] {len(rows['prompt'])} of {len(prompts)} prompts gave a preference pair")
     return Dataset.from_dict(rows)
