@@ -99,6 +99,33 @@ def resolve(name: str, kwargs: dict | None = None) -> Callable:
     return reward
 
 
+def from_spec(spec) -> Callable:
+    """A reward from a nested spec, as composite rewards take them: a callable as is, a name (built-in or
+    `module:function`), or a mapping `{name: ..., kwargs: {...}}`.
+
+    >>> from_spec("numeric_match").__name__, from_spec({"name": "numeric_match"}).__name__
+    ('numeric_match', 'numeric_match')
+    >>> from_spec({"nme": "numeric_match"})
+    Traceback (most recent call last):
+    ...
+    ValueError: a reward spec mapping has keys name and kwargs, got ['nme']
+    """
+    if callable(spec):
+        if not hasattr(spec, "__name__"):
+            raise ValueError(f"reward {spec!r} has no __name__ (needed to log rewards/<name>/mean)")
+        return spec
+    if isinstance(spec, str):
+        return resolve(spec)
+    if isinstance(spec, dict):
+        if "name" not in spec or set(spec) - {"name", "kwargs"}:
+            raise ValueError(f"a reward spec mapping has keys name and kwargs, got {sorted(spec)}")
+        kwargs = spec.get("kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"kwargs of reward '{spec['name']}' must be a mapping, got {type(kwargs).__name__}")
+        return resolve(str(spec["name"]), kwargs)
+    raise ValueError(f"a reward spec is a name, a {{name, kwargs}} mapping or a function, got {spec!r}")
+
+
 def check(spec, key: str) -> None:
     """Validate one RewardSpec by resolving it (user modules are imported)."""
     try:

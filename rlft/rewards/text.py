@@ -34,3 +34,23 @@ def column(kwargs: dict, *names: str) -> list | None:
         if kwargs.get(name) is not None:
             return kwargs[name]
     return None
+
+
+def select_rows(kwargs: dict, indices: list[int], n: int) -> dict:
+    """The kwargs for a subset of the batch: every list or tuple of length `n` (dataset columns, prompts,
+    completion_ids) is cut to `indices`; anything else (trainer_state, log_metric, ...) is passed as is.
+
+    >>> select_rows({"answer": ["1", "2", "3"], "trainer_state": None}, [2], 3)
+    {'answer': ['3'], 'trainer_state': None}
+    """
+    return {k: [v[i] for i in indices] if isinstance(v, list | tuple) and len(v) == n else v
+            for k, v in kwargs.items()}
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters, saying how much was left out.
+
+    >>> shorten("x" * 250, 10)
+    'xxxxxxxxxx... (240 more characters)'
+    """
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
