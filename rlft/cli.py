@@ -1,4 +1,4 @@
-"""`rlft run | validate | list`: the command line over rlft's Python API.
+"""`rlft run | validate | list | check-reward`: the command line over rlft's Python API.
 
 Recipe problems (ConfigError) print one line naming the file and the dotted key and exit with code 2.
 """
@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlft.rewards.guard import RewardError
 from rlft.schema import ConfigError
 
 RECIPES_DIR = Path("recipes")
@@ -25,6 +26,18 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
+    chk = sub.add_parser("check-reward", help="check a reward on awkward completions and a recipe's rows")
+    chk.add_argument("reward", help="built-in name, package.module:function or path/file.py:function")
+    chk.add_argument("--kwargs", default="{}", help="factory parameters as YAML, e.g. '{max_chars: 40}'")
+    chk.add_argument("--recipe", help="score the rows of this recipe's data (default: one arithmetic row)")
+    chk.add_argument("--stage", help="the recipe stage whose data to use (default: the first with rewards)")
+    chk.add_argument("--rows", type=int, default=32, help="how many data rows to score (default 32)")
+    chk.add_argument("--model", help="sample each row's group from this model (folder, hub id or a run's stage "
+                     "folder) instead of building it from the gold answer")
+    chk.add_argument("--num-generations", type=int, default=8, help="completions sampled per row (default 8)")
+    chk.add_argument("--temperature", type=float, default=1.0)
+    chk.add_argument("--max-new-tokens", type=int, default=64)
+    chk.add_argument("--json", help="also write the report as JSON to this file")
     ls = sub.add_parser("list", help="list recipes, tasks, rewards and algorithms")
     ls.add_argument("what", nargs="?", choices=["recipes", "tasks", "rewards", "algorithms"])
     return p
@@ -61,6 +74,57 @@ def _list(what: str | None) -> None:
             print(f"  {a.name}  {a.summary}")
 
 
+def _check_reward(args) -> int:
+    """`rlft check-reward`: exit 0 when the reward keeps TRL's contract, 1 when it does not."""
+    import json
+
+    import yaml
+
+    from rlft.rewards import resolve
+    from rlft.rewards.checker import check_reward
+
+    try:
+        kwargs = yaml.safe_load(args.kwargs)
+    except yaml.YAMLError as e:
+        raise ConfigError("--kwargs", f"not valid YAML: {e}") from None
+    if not isinstance(kwargs, dict):
+        raise ConfigError("--kwargs", f"must be a mapping like '{{max_chars: 40}}', got {args.kwargs!r}")
+    for flag in ("rows", "num_generations", "max_new_tokens"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')}", f"must be at least 1, got {getattr(args, flag)}")
+    try:
+        fn = resolve(args.reward, kwargs)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(args.reward, str(e)) from None
+    rows = _recipe_rows(args.recipe, args.stage, args.rows) if args.recipe else None
+    samples = None
+    if args.model:
+        from rlft.rewards.checker import DEFAULT_ROW, sample_groups
+
+        rows = rows or [DEFAULT_ROW]
+        samples = sample_groups(args.model, rows, args.num_generations, args.temperature, args.max_new_tokens)
+    report = check_reward(fn, rows, samples, f"{args.num_generations} samples from {args.model}")
+    print(report.render())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    return 0 if report.ok else 1
+
+
+def _recipe_rows(path: str, stage: str | None, n: int) -> list[dict]:
+    """The first n training rows of a recipe stage's data, as dicts."""
+    from rlft.config import load_recipe
+    from rlft.data import load_splits
+
+    recipe = load_recipe(path)
+    if stage is None:
+        stage = next((name for name, s in recipe.stages.items() if s.rewards), next(iter(recipe.stages)))
+    elif stage not in recipe.stages:
+        raise ConfigError("--stage", f"recipe '{path}' has no stage '{stage}'; stages: {', '.join(recipe.stages)}")
+    key = f"stages.{stage}.data" if recipe.stages[stage].data else "data"
+    train, _ = load_splits(recipe.stage_data(stage), recipe.seed, key, "prompt")
+    return train.select(range(min(n, len(train)))).to_list()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -73,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _list(args.what)
             return 0
+        if args.command == "check-reward":
+            return _check_reward(args)
         from rlft.config import load_recipe
         from rlft.pipeline import quiet_libraries
 
@@ -87,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         run(recipe, run_dir=args.run_dir, use_cache=not args.no_cache)
         return 0
     except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RewardError as e:  # a user's reward broke the contract mid-run: say where, not the trainer's stack
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,7 +3,10 @@ the sample and its completion, instead of a trainer traceback or, worse, silentl
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import math
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
 
 from rlft.rewards.text import completion_text, select_rows, shorten
@@ -14,13 +17,37 @@ class RewardError(ValueError):
     inf); the message names the function, the sample index and the completion."""
 
 
+def settle(result):
+    """The value of a reward's result: itself, or the awaited result of an `async def` reward (run on a worker
+    thread when this thread already has an event loop, as a notebook's does).
+
+    >>> async def one(completions, **kwargs):
+    ...     return [1.0] * len(completions)
+    >>> settle(one(["a"])), settle([0.5])
+    ([1.0], [0.5])
+    """
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait():
+        return await result
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
+
+
 def _where(name: str, completions, i: int) -> str:
     return f"reward '{name}', sample {i} of {len(completions)}, completion {shorten(completion_text(completions[i]))!r}"
 
 
 class Guard:
     """`fn` with its output checked: same `__name__`, same scores as floats (None kept), and `RewardError`
-    when it raises or returns something TRL cannot use. Picklable when `fn` is.
+    when it raises or returns something TRL cannot use. Picklable when `fn` is. An `async def` reward is
+    awaited inside the call, so the guarded reward is a plain function to TRL and to rlft's evaluation.
 
     >>> def half(completions, **kwargs):
     ...     return [1 / len(c) for c in completions]
@@ -42,19 +69,20 @@ class Guard:
 
     def __call__(self, completions, **kwargs) -> list[float | None]:
         try:
-            scores = self.fn(completions, **kwargs)
+            scores = settle(self.fn(completions, **kwargs))
         except RewardError:
             raise
         except Exception as e:  # noqa: BLE001 - re-raised with the sample that causes it
-            raise self._locate(e, completions, kwargs) from e
+            raise self.locate(e, completions, kwargs) from e
         return self.check(scores, completions)
 
-    def _locate(self, error: Exception, completions, kwargs: dict) -> RewardError:
-        """Find the first sample that raises on its own; else report the batch."""
+    def locate(self, error: Exception, completions, kwargs: dict) -> RewardError:
+        """The RewardError for `error` raised on this batch: the first sample that raises on its own, else
+        the batch."""
         n = len(completions)
         for i in range(n):
             try:
-                self.fn([completions[i]], **select_rows(kwargs, [i], n))
+                settle(self.fn([completions[i]], **select_rows(kwargs, [i], n)))
             except Exception as e:  # noqa: BLE001
                 return RewardError(f"{_where(self.__name__, completions, i)}: raised {type(e).__name__}: {e}")
         where = _where(self.__name__, completions, 0) if n else f"reward '{self.__name__}' on an empty batch"

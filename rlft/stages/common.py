@@ -63,7 +63,9 @@ class StageContext:
         return load_splits(self.recipe.stage_data(self.name), self.seed, key, kind)
 
     def rewards(self) -> list[tuple[Callable, float]]:
-        """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1."""
+        """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1. Each is
+        guarded: a reward that raises or returns what TRL cannot use stops the run with a `RewardError` naming
+        the function, the sample and its completion, not a trainer traceback."""
         from rlft import rm
 
         fns = [
@@ -71,7 +73,7 @@ class StageContext:
              if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs), r.weight)
             for r in self.stage.rewards
         ]
-        return fns + [(fn, 1.0) for fn in self.extra_rewards]
+        return [(rewards_lib.guard(fn), w) for fn, w in fns + [(fn, 1.0) for fn in self.extra_rewards]]
 
     def verifier(self) -> Callable | None:
         name = verifier_name(self.recipe.stage_data(self.name))
