@@ -1,17 +1,24 @@
-"""Structured-output rewards: valid JSON, JSON matching a schema (a small JSON-Schema subset, no
-dependency), and a regex the completion must match."""
+"""Structured-output rewards: valid JSON, JSON matching a JSON Schema (the `jsonschema` library), and a regex
+the completion must match."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
-from rlft.rewards.text import completion_text
+from jsonschema import Draft202012Validator, SchemaError
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+
+from rlft.rewards.text import completion_text, shorten
 
 FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\n(.*?)\n?```", re.DOTALL | re.IGNORECASE)
-KEYWORDS = {"type", "properties", "required", "items", "enum", "additionalProperties", "title", "description",
-            "$schema", "$id"}
-TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
+SCHEMA_CACHE = 1024  # compiled validators kept, by schema JSON text (a dataset may have one schema per row)
+LOCAL_ONLY = Registry()  # $ref resolves inside the schema only: jsonschema would otherwise fetch remote URLs
 _BAD = object()
 
 
@@ -46,135 +53,111 @@ def json_valid(completions, **kwargs) -> list[float]:
     return [float(load_json(completion_text(c)) is not _BAD) for c in completions]
 
 
-def check_schema(schema, path: str = "$") -> None:
-    """Raise ValueError, naming the place, when a schema uses anything outside the supported subset (type,
-    properties, required, items, enum, additionalProperties): silently ignoring e.g. `minimum` would pass
-    outputs the user meant to fail.
+@functools.lru_cache(maxsize=SCHEMA_CACHE)
+def _compile_text(text: str) -> Validator:
+    try:
+        schema = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"schema is not valid JSON: {e}") from None
+    if not isinstance(schema, dict | bool):
+        raise ValueError(f"a schema must be a mapping (or true/false), got {type(schema).__name__}")
+    if isinstance(schema, dict) and "$schema" in schema and (
+            not isinstance(schema["$schema"], str) or validator_for(schema, default=None) is None):
+        raise ValueError(f"unknown $schema {schema['$schema']!r}: not a JSON Schema draft jsonschema knows "
+                         f"(e.g. https://json-schema.org/draft/2020-12/schema)")
+    cls = validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as e:
+        raise ValueError(f"schema at {e.json_path}: {shorten(' '.join(e.message.split()))}") from None
+    return cls(schema, registry=LOCAL_ONLY)
 
-    >>> check_schema({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}})
+
+def compile_schema(schema) -> Validator:
+    """The jsonschema validator for `schema` (a mapping, true/false, or a JSON string of one), of the draft its
+    `$schema` names (default 2020-12), after checking the schema against that draft's meta-schema. Raises
+    ValueError naming what is wrong in the schema. Cached by the schema's JSON text (the last SCHEMA_CACHE).
+
+    >>> compile_schema({"type": "integer", "minimum": 0}).is_valid(3)
+    True
+    >>> compile_schema({"properties": {"n": {"type": "int"}}})
     Traceback (most recent call last):
     ...
-    ValueError: schema at $.properties.n: unsupported keyword(s) ['minimum']; supported: $id, $schema, \
-additionalProperties, description, enum, items, properties, required, title, type
+    ValueError: schema at $.properties.n.type: 'int' is not valid under any of the given schemas
     """
-    if not isinstance(schema, dict):
-        raise ValueError(f"schema at {path} must be a mapping, got {type(schema).__name__}")
-    unknown = sorted(set(schema) - KEYWORDS)
-    if unknown:
-        supported = ", ".join(sorted(KEYWORDS))
-        raise ValueError(f"schema at {path}: unsupported keyword(s) {unknown}; supported: {supported}")
-    kinds = schema.get("type", [])
-    for kind in [kinds] if isinstance(kinds, str) else kinds:
-        if kind not in TYPES:
-            raise ValueError(f"schema at {path}: unknown type {kind!r}; allowed: {', '.join(sorted(TYPES))}")
-    for name, sub in (schema.get("properties") or {}).items():
-        check_schema(sub, f"{path}.properties.{name}")
-    if "items" in schema:
-        check_schema(schema["items"], f"{path}.items")
-    if isinstance(schema.get("additionalProperties"), dict):
-        check_schema(schema["additionalProperties"], f"{path}.additionalProperties")
-    if "enum" in schema and not isinstance(schema["enum"], list):
-        raise ValueError(f"schema at {path}: enum must be a list")
-    if "required" in schema and not isinstance(schema["required"], list):
-        raise ValueError(f"schema at {path}: required must be a list of property names")
-
-
-def _is(value, kind: str) -> bool:
-    if kind == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer())
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    python = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}[kind]
-    return isinstance(value, python)
-
-
-def _same(a, b) -> bool:
-    """JSON equality: true and 1 differ (Python says True == 1), 1 and 1.0 are equal."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return a == b
-
-
-def schema_error(value, schema: dict, path: str = "$") -> str | None:
-    """The first place where `value` breaks `schema` (a checked schema), else None.
-
-    >>> schema = {"type": "object", "required": ["name"], "properties": {"age": {"type": "integer"}}}
-    >>> schema_error({"name": "Ada", "age": 36}, schema), schema_error({"age": "36"}, schema)
-    (None, "$: missing required property 'name'")
-    """
-    kinds = schema.get("type")
-    if kinds is not None:
-        kinds = [kinds] if isinstance(kinds, str) else kinds
-        if not any(_is(value, kind) for kind in kinds):
-            return f"{path}: expected {' or '.join(kinds)}, got {type(value).__name__}"
-    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
-        return f"{path}: {value!r} is not one of {schema['enum']}"
-    if isinstance(value, dict):
-        for name in schema.get("required", []):
-            if name not in value:
-                return f"{path}: missing required property {name!r}"
-        properties = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for name, item in value.items():
-            sub = properties.get(name, extra if isinstance(extra, dict) else None)
-            if name not in properties and extra is False:
-                return f"{path}: unexpected property {name!r}"
-            if sub is not None and (error := schema_error(item, sub, f"{path}.{name}")):
-                return error
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            if error := schema_error(item, schema["items"], f"{path}[{i}]"):
-                return error
-    return None
-
-
-def _as_schema(schema) -> dict:
     if isinstance(schema, str):
-        try:
-            schema = json.loads(schema)
-        except ValueError as e:
-            raise ValueError(f"schema is not valid JSON: {e}") from None
-    check_schema(schema)
-    return schema
+        return _compile_text(schema)
+    try:
+        text = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"schema is not JSON: {e}") from None
+    return _compile_text(text)
+
+
+def _validate(validator: Validator, value, first_error: bool = False):
+    """Whether `value` validates (stops at the first error), or with `first_error` jsonschema's most relevant
+    error (`best_match`, None when it validates); a $ref that does not resolve is a ValueError."""
+    try:
+        return best_match(validator.iter_errors(value)) if first_error else validator.is_valid(value)
+    except Unresolvable as e:  # only $refs inside the schema are followed; nothing is fetched
+        raise ValueError(f"schema $ref cannot be resolved (remote references are not fetched): "
+                         f"{shorten(' '.join(str(e).split()))}") from None
+
+
+def schema_error(value, schema) -> str | None:
+    """Where `value` breaks `schema` (see `compile_schema`), as "<JSON path>: <jsonschema's message>", else
+    None.
+
+    >>> schema = {"type": "object", "required": ["name"], "properties": {"age": {"type": "integer", "minimum": 0}}}
+    >>> schema_error({"name": "Ada", "age": 36}, schema), schema_error({"age": 36}, schema)
+    (None, "$: 'name' is a required property")
+    >>> schema_error({"name": "Ada", "age": -1}, schema)
+    '$.age: -1 is less than the minimum of 0'
+    """
+    error = _validate(compile_schema(schema), value, first_error=True)
+    return None if error is None else f"{error.json_path}: {shorten(' '.join(error.message.split()))}"
 
 
 class JsonSchema:
-    """1.0 when the completion is JSON (as `json_valid`) that matches the schema, else 0.0.
+    """1.0 when the completion is JSON (as `json_valid`) that validates against the JSON Schema, else 0.0.
 
-    The schema is
-    given once (`schema`, a mapping or a JSON string) or per row (the dataset column named `column`, default
-    "schema"); None for a row without one. Supported: type, properties, required, items, enum,
-    additionalProperties; any other keyword is refused rather than ignored.
+    The schema is given once (`schema`, a mapping or a JSON string) or per row (the dataset column named
+    `column`, default "schema"); None for a row without one. All of JSON Schema, by the `jsonschema` library:
+    the draft its `$schema` names, default 2020-12 (minimum, pattern, $ref, oneOf, ...; `format` is only an
+    annotation). An invalid schema raises ValueError (when given, or on the row that has it), never scores 0.
 
     >>> person = JsonSchema(schema={"type": "object", "required": ["name"],
-    ...                             "properties": {"name": {"type": "string"}, "role": {"enum": ["dev", "ops"]}}})
-    >>> person(['{"name": "Ada", "role": "dev"}', '{"name": "Ada", "role": "pm"}', '{"role": "dev"}', "Ada"])
-    [1.0, 0.0, 0.0, 0.0]
+    ...                             "properties": {"name": {"type": "string"}, "role": {"enum": ["dev", "ops"]},
+    ...                                            "age": {"type": "integer", "minimum": 0}}})
+    >>> person(['{"name": "Ada", "role": "dev"}', '{"name": "Ada", "role": "pm"}', '{"role": "dev"}', "Ada",
+    ...         '{"name": "Ada", "age": 36}', '{"name": "Ada", "age": -1}'])
+    [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     >>> JsonSchema()(["[1, 2]", "[1, 2]"], schema=['{"type": "array", "items": {"type": "integer"}}', None])
     [1.0, None]
     """
 
     def __init__(self, schema: dict | str | None = None, column: str = "schema"):
-        self.schema = None if schema is None else _as_schema(schema)
+        # only the schema is kept (validators do not pickle); compile_schema's cache holds the validator
+        self.schema = None if schema is None else compile_schema(schema).schema
         self.column, self.__name__ = column, "json_schema"
 
     def __call__(self, completions, **kwargs) -> list[float | None]:
-        rows = [self.schema] * len(completions) if self.schema is not None else kwargs.get(self.column)
+        fixed = None if self.schema is None else compile_schema(self.schema)
+        rows = [self.schema] * len(completions) if fixed is not None else kwargs.get(self.column)
         if rows is None:
             return [None] * len(completions)
         scores: list[float | None] = []
-        for c, schema in zip(completions, rows, strict=True):
+        for i, (c, schema) in enumerate(zip(completions, rows, strict=True)):
             if schema is None:
                 scores.append(None)
                 continue
-            schema = schema if schema is self.schema else _as_schema(schema)
+            where = "json_schema" if fixed is not None else f"json_schema: the schema in row {i} ({self.column!r})"
             value = load_json(completion_text(c))
-            scores.append(float(value is not _BAD and schema_error(value, schema) is None))
+            try:
+                validator = fixed if fixed is not None else compile_schema(schema)
+                scores.append(float(value is not _BAD and _validate(validator, value)))
+            except ValueError as e:  # a bad per-row schema, or a $ref that does not resolve
+                raise ValueError(f"{where}: {e}") from None
         return scores
 
 
