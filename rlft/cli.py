@@ -81,7 +81,7 @@ def _check_reward(args) -> int:
     import yaml
 
     from rlft.rewards import resolve
-    from rlft.rewards.checker import check_reward
+    from rlft.rewards.checker import check_reward, recipe_rows
 
     try:
         kwargs = yaml.safe_load(args.kwargs)
@@ -96,7 +96,7 @@ def _check_reward(args) -> int:
         fn = resolve(args.reward, kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(args.reward, str(e)) from None
-    rows = _recipe_rows(args.recipe, args.stage, args.rows) if args.recipe else None
+    rows = recipe_rows(args.recipe, args.stage, args.rows) if args.recipe else None
     samples = None
     if args.model:
         from rlft.rewards.checker import DEFAULT_ROW, sample_groups
@@ -108,21 +108,6 @@ def _check_reward(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
     return 0 if report.ok else 1
-
-
-def _recipe_rows(path: str, stage: str | None, n: int) -> list[dict]:
-    """The first n training rows of a recipe stage's data, as dicts."""
-    from rlft.config import load_recipe
-    from rlft.data import load_splits
-
-    recipe = load_recipe(path)
-    if stage is None:
-        stage = next((name for name, s in recipe.stages.items() if s.rewards), next(iter(recipe.stages)))
-    elif stage not in recipe.stages:
-        raise ConfigError("--stage", f"recipe '{path}' has no stage '{stage}'; stages: {', '.join(recipe.stages)}")
-    key = f"stages.{stage}.data" if recipe.stages[stage].data else "data"
-    train, _ = load_splits(recipe.stage_data(stage), recipe.seed, key, "prompt")
-    return train.select(range(min(n, len(train)))).to_list()
 
 
 def main(argv: list[str] | None = None) -> int:

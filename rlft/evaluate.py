@@ -7,6 +7,7 @@ scores the same way in both places.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 
 import torch
@@ -78,20 +79,32 @@ def mean(values: list) -> float | None:
     return sum(kept) / len(kept) if kept else None
 
 
-def score_all(rewards: list[tuple[Callable, float]], completions: list, **kwargs) -> tuple[list[float], dict]:
-    """Weighted sum of rewards per completion (None counts as 0, as in TRL) and each reward's mean
-    (None left out) under `rewards/<name>/mean`; kwargs (prompts, dataset columns) go to every reward.
+def std(values: list) -> float | None:
+    """Sample standard deviation (n - 1, as TRL's `nanstd`) of the values that are not None; None with fewer
+    than two.
 
-    >>> score_all([(lambda completions, **k: [1.0, None], 0.5)], ["a", "b"])
-    ([0.5, 0.0], {'rewards/<lambda>/mean': 1.0})
+    >>> std([1.0, None, 0.0]), std([2.0])
+    (0.7071067811865476, None)
+    """
+    kept = [v for v in values if v is not None]
+    return statistics.stdev(kept) if len(kept) > 1 else None
+
+
+def score_all(rewards: list[tuple[Callable, float]], completions: list, **kwargs) -> tuple[list[float], dict]:
+    """Weighted sum of rewards per completion (None counts as 0, as in TRL) and each reward's mean and std
+    (None left out) under TRL's `rewards/<name>/mean` and `/std`; kwargs (prompts, columns) go to every reward.
+
+    >>> score_all([(lambda completions, **k: [1.0, None, 0.0], 0.5)], ["a", "b", "c"])
+    ([0.5, 0.0, 0.0], {'rewards/<lambda>/mean': 0.5, 'rewards/<lambda>/std': 0.7071067811865476})
     """
     total = [0.0] * len(completions)
-    means = {}
+    stats = {}
     for fn, weight in rewards:
         scores = fn(completions, **kwargs)
-        means[f"rewards/{fn.__name__}/mean"] = mean(scores)
+        stats[f"rewards/{fn.__name__}/mean"] = mean(scores)
+        stats[f"rewards/{fn.__name__}/std"] = std(scores)
         total = [t + weight * (s or 0.0) for t, s in zip(total, scores, strict=True)]
-    return total, means
+    return total, stats
 
 
 def evaluate(

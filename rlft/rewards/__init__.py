@@ -7,6 +7,7 @@
 """
 
 from rlft.rewards.accuracy import MathAccuracy
+from rlft.rewards.checker import check_reward
 from rlft.rewards.code import CodeTests
 from rlft.rewards.compose import Clip, Gate, Route, WeightedSum
 from rlft.rewards.control import RandomReward
@@ -52,7 +53,7 @@ register(RandomReward, name="random_reward", factory=True)
 __all__ = [
     "REWARDS", "ChoiceMatch", "Clip", "CodeTests", "CosineLength", "Entry", "Gate", "Guard", "JsonSchema",
     "KimiLength", "MathAccuracy", "RandomReward", "RegexMatch", "RepetitionPenalty", "RewardError", "Route",
-    "Sandbox", "SoftOverlong", "WeightedSum", "check", "completion_text", "exact_match", "format_strict",
-    "from_spec", "gsm8k_match", "guard", "json_valid", "numeric_match", "reasoning_steps", "register", "resolve",
-    "tag_count",
+    "Sandbox", "SoftOverlong", "WeightedSum", "check", "check_reward", "completion_text", "exact_match",
+    "format_strict", "from_spec", "gsm8k_match", "guard", "json_valid", "numeric_match", "reasoning_steps", "register",
+    "resolve", "tag_count",
 ]
