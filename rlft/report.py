@@ -31,16 +31,14 @@ def series(records: list[dict], stage: str, key: str, split: str) -> tuple[list[
 
 def plot_stage(records: list[dict], stage: str, out: Path) -> bool:
     """One PNG with a panel per logged metric of the stage; False when it logged nothing to plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend and figures stay as they were
 
     panels = [(k, s, t, *series(records, stage, k, s)) for k, s, t in PANELS]
     panels = [p for p in panels if p[3]]
     if not panels:
         return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    fig = Figure(figsize=(4 * len(panels), 3.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (key, _, title, steps, values) in zip(axes[0], panels):
         ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3)
         ax.set_title(title, fontsize=10)
@@ -51,16 +49,12 @@ def plot_stage(records: list[dict], stage: str, out: Path) -> bool:
     fig.suptitle(f"stage {stage}")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return True
 
 
 def plot_overview(summary: dict, out: Path) -> bool:
     """Bar chart of held-out accuracy after each stage that measured it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend and figures stay as they were
 
     points = [
         (name, s["eval"]["accuracy"])
@@ -69,7 +63,8 @@ def plot_overview(summary: dict, out: Path) -> bool:
     ]
     if not points:
         return False
-    fig, ax = plt.subplots(figsize=(1.2 * len(points) + 2, 3.2))
+    fig = Figure(figsize=(1.2 * len(points) + 2, 3.2))
+    ax = fig.subplots()
     ax.bar([p[0] for p in points], [p[1] for p in points], color="tab:blue")
     for i, (_, acc) in enumerate(points):
         ax.text(i, acc + 0.02, f"{acc:.2f}", ha="center")
@@ -78,7 +73,6 @@ def plot_overview(summary: dict, out: Path) -> bool:
     ax.set_title(f"{summary['recipe']} (seed {summary['seed']})")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return True
 
 

@@ -59,12 +59,10 @@ def verifier_agreement(rm, tokenizer, policy, verifier, held_out, n: int = 4, ma
 
 def score_histogram(chosen: list[float], rejected: list[float], out: Path, title: str) -> Path:
     """Overlaid histograms of the RM's scores of chosen and rejected answers."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend and figures stay as they were
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig = Figure(figsize=(5, 3.2))
+    ax = fig.subplots()
     bins = 30
     ax.hist(chosen, bins=bins, alpha=0.6, label="chosen")
     ax.hist(rejected, bins=bins, alpha=0.6, label="rejected")
@@ -73,5 +71,4 @@ def score_histogram(chosen: list[float], rejected: list[float], out: Path, title
     ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out
