@@ -36,6 +36,28 @@ def parse_number(text: str) -> Decimal | None:
         return None
 
 
+def match_gold(completions, answer, solution, parse_gold, parse_completion) -> list[float | None]:
+    """1.0 where `parse_completion(text)` equals `parse_gold(gold)`, 0.0 where it differs or is None, and None
+    where the gold (the `answer` column, else `solution`) is missing or does not parse: the shared loop of
+    the match rewards below.
+
+    >>> match_gold(["7", "x"], ["7", "7"], None, parse_number, parse_number)
+    [1.0, 0.0]
+    """
+    gold = column({"answer": answer, "solution": solution}, "answer", "solution")
+    if gold is None:
+        return [None] * len(completions)
+    scores: list[float | None] = []
+    for c, g in zip(completions, gold, strict=True):
+        target = parse_gold(g) if g is not None else None
+        if target is None:
+            scores.append(None)
+            continue
+        got = parse_completion(completion_text(c))
+        scores.append(float(got is not None and got == target))
+    return scores
+
+
 def exact_match(completions, answer=None, solution=None, **kwargs) -> list[float | None]:
     """1.0 when the normalised completion equals the normalised answer, else 0.0; None without an answer.
 
@@ -60,18 +82,7 @@ def numeric_match(completions, answer=None, solution=None, **kwargs) -> list[flo
     >>> numeric_match(["3"], answer=["three"])
     [None]
     """
-    gold = column({"answer": answer, "solution": solution}, "answer", "solution")
-    if gold is None:
-        return [None] * len(completions)
-    scores: list[float | None] = []
-    for c, g in zip(completions, gold, strict=True):
-        target = parse_number(g) if g is not None else None
-        if target is None:
-            scores.append(None)
-            continue
-        got = parse_number(completion_text(c))
-        scores.append(float(got is not None and got == target))
-    return scores
+    return match_gold(completions, answer, solution, parse_number, parse_number)
 
 
 def gsm8k_number(text: str) -> Decimal | None:
@@ -97,18 +108,7 @@ def gsm8k_match(completions, answer=None, solution=None, **kwargs) -> list[float
     >>> gsm8k_match(["#### 71", "#### 72 wait no #### 24"], answer=["72", "72"])
     [0.0, 0.0]
     """
-    gold = column({"answer": answer, "solution": solution}, "answer", "solution")
-    if gold is None:
-        return [None] * len(completions)
-    scores: list[float | None] = []
-    for c, g in zip(completions, gold, strict=True):
-        target = gsm8k_number(str(g)) if g is not None else None
-        if target is None:
-            scores.append(None)
-            continue
-        got = gsm8k_number(completion_text(c))
-        scores.append(float(got is not None and got == target))
-    return scores
+    return match_gold(completions, answer, solution, lambda g: gsm8k_number(str(g)), gsm8k_number)
 
 
 def gold_letter(gold, choices: str) -> str | None:
@@ -142,14 +142,5 @@ class ChoiceMatch:
         self.choices, self.__name__ = choices, "choice_match"
 
     def __call__(self, completions, answer=None, solution=None, **kwargs) -> list[float | None]:
-        gold = column({"answer": answer, "solution": solution}, "answer", "solution")
-        if gold is None:
-            return [None] * len(completions)
-        scores: list[float | None] = []
-        for c, g in zip(completions, gold, strict=True):
-            target = gold_letter(g, self.choices) if g is not None else None
-            if target is None:
-                scores.append(None)
-                continue
-            scores.append(float(choice_letter(completion_text(c), self.choices) == target))
-        return scores
+        return match_gold(completions, answer, solution, lambda g: gold_letter(g, self.choices),
+                          lambda text: choice_letter(text, self.choices))
