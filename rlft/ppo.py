@@ -18,7 +18,7 @@ from typing import Literal
 
 import torch
 
-from rlft.evaluate import is_conversational, prompt_texts, score_all
+from rlft.evaluate import is_conversational, mean, prompt_texts, score_all
 from rlft.ppo_core import (
     AdaptiveKL,
     completion_mask,
@@ -42,7 +42,8 @@ class PPOConfig:
     max_steps: int = 100  # PPO iterations: one rollout batch and its updates each
     per_device_train_batch_size: int = 16  # prompts per rollout
     num_ppo_epochs: int = 4  # passes over each rollout batch
-    num_mini_batches: int = 1  # minibatches per pass
+    num_mini_batches: int = 1  # minibatches per pass: one optimiser step each
+    gradient_accumulation_steps: int = 1  # micro-batches per minibatch (less memory, same update)
     learning_rate: float = 1e-5
     lr_scheduler_type: Literal["constant", "linear", "cosine"] = "linear"
     max_grad_norm: float = 1.0
@@ -71,11 +72,13 @@ class PPOConfig:
 
     def __post_init__(self):
         for name in ("max_steps", "per_device_train_batch_size", "num_ppo_epochs", "num_mini_batches",
-                     "learning_rate", "max_completion_length", "temperature", "kl_horizon", "logging_steps"):
+                     "gradient_accumulation_steps", "learning_rate", "max_completion_length", "temperature",
+                     "kl_horizon", "logging_steps"):
             positive(getattr(self, name), name)
-        if self.per_device_train_batch_size % self.num_mini_batches:
+        split = self.num_mini_batches * self.gradient_accumulation_steps
+        if self.per_device_train_batch_size % split:
             raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must be divisible "
-                             f"by num_mini_batches ({self.num_mini_batches})")  # fmt: skip
+                             f"by num_mini_batches x gradient_accumulation_steps ({split})")  # fmt: skip
 
 
 class Models:
@@ -208,23 +211,26 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         models.policy.train()
         stats = {k: [] for k in ("pg_loss", "vf_loss", "pg_clipfrac", "vf_clipfrac", "approxkl", "ratio")}
         size = cfg.per_device_train_batch_size // cfg.num_mini_batches
+        micro = size // cfg.gradient_accumulation_steps
         for _ in range(cfg.num_ppo_epochs):
             order = torch.randperm(len(texts), generator=gen).tolist()
             for start in range(0, len(texts), size):
-                mb = order[start : start + size]
-                new_logprobs = models.logprobs(seqs[mb], attn[mb], n_prompt, cfg.temperature)
-                pg, pg_clip, approxkl, ratio = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb], mask[mb],
-                                                           cfg.cliprange)  # fmt: skip
-                pg.backward()  # before the value pass: switching adapters freezes the inactive one
-                new_values = models.values(seqs[mb], attn[mb], n_prompt)
-                vf, vf_clip = value_loss(new_values, old_values[mb], returns[mb], mask[mb], cfg.cliprange_value)
-                (cfg.vf_coef * vf).backward()
+                for m in range(start, start + size, micro):  # micro-batches of one minibatch: one update
+                    mb = order[m : m + micro]
+                    new_logprobs = models.logprobs(seqs[mb], attn[mb], n_prompt, cfg.temperature)
+                    pg, pg_clip, approxkl, ratio = policy_loss(new_logprobs, old_logprobs[mb], advantages[mb],
+                                                               mask[mb], cfg.cliprange)  # fmt: skip
+                    # before the value pass: switching adapters freezes the inactive one
+                    (pg / cfg.gradient_accumulation_steps).backward()
+                    new_values = models.values(seqs[mb], attn[mb], n_prompt)
+                    vf, vf_clip = value_loss(new_values, old_values[mb], returns[mb], mask[mb], cfg.cliprange_value)
+                    (cfg.vf_coef * vf / cfg.gradient_accumulation_steps).backward()
+                    for k, v in zip(stats, (pg, vf, pg_clip, vf_clip, approxkl, ratio)):
+                        stats[k].append(v.item())
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                for k, v in zip(stats, (pg, vf, pg_clip, vf_clip, approxkl, ratio)):
-                    stats[k].append(v.item())
 
         mean_kl = masked_mean(kl.sum(1), torch.ones(len(texts), device=device)).item()
         if kl_ctl is not None:
@@ -250,7 +256,7 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         })  # fmt: skip
         if step % cfg.logging_steps == 0 or step == cfg.max_steps:
             window = history[-cfg.logging_steps :]
-            log(step, {k: sum(h[k] for h in window) / len(window) for k in window[-1]})
+            log(step, {k: mean([h[k] for h in window]) for k in window[-1]})  # None (reward never applied) left out
         if on_step is not None:
             on_step(step)
     return cfg.max_steps

@@ -66,3 +66,20 @@ def test_ppo_config_is_validated_like_trl():
                                                              "num_mini_batches": 4}}))
     with pytest.raises(rlft.ConfigError, match="kl_estimator.*'k2' is not allowed"):
         rlft.load_recipe(smoke_recipe(s={**PPO, "trainer": {"kl_estimator": "k2"}}))
+
+
+def test_gradient_accumulation_matches_one_big_minibatch(tmp_path):
+    def trained(ga: int) -> dict:
+        stage = copy.deepcopy(PPO)
+        stage["trainer"].update(max_steps=1, num_mini_batches=1, num_ppo_epochs=1, gradient_accumulation_steps=ga)
+        rlft.run(smoke_recipe(s=stage), run_dir=tmp_path / f"ga{ga}", echo=lambda s: None)
+        return load_file(tmp_path / f"ga{ga}" / "s" / "model" / "model.safetensors")
+
+    one, two = trained(1), trained(2)
+    init = load_file(tmp_path / "ga1" / "s" / "init" / "model.safetensors")
+    assert any(not torch.equal(one[n], init[n]) for n in init)  # the step did something
+    for name in one:  # the same update, computed in two halves
+        torch.testing.assert_close(one[name], two[name], rtol=1e-4, atol=1e-6)
+    with pytest.raises(rlft.ConfigError, match=r"num_mini_batches x gradient_accumulation_steps \(6\)"):
+        rlft.load_recipe(smoke_recipe(s={**PPO, "trainer": {"per_device_train_batch_size": 8, "num_mini_batches": 2,
+                                                             "gradient_accumulation_steps": 3}}))
