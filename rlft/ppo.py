@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -67,13 +68,15 @@ class PPOConfig:
     use_cpu: bool = False
     activation_checkpointing: bool = False
     report_to: str = "none"
-    save_strategy: str = "no"
+    save_strategy: Literal["no", "steps"] = "no"  # "steps": a checkpoint every save_steps (TRL's names)
+    save_steps: int = 500
+    resume_from_checkpoint: str | None = None  # a checkpoint-N folder: continue exactly where it stopped
     disable_tqdm: bool = True
 
     def __post_init__(self):
         for name in ("max_steps", "per_device_train_batch_size", "num_ppo_epochs", "num_mini_batches",
                      "gradient_accumulation_steps", "learning_rate", "max_completion_length", "temperature",
-                     "kl_horizon", "logging_steps"):
+                     "kl_horizon", "logging_steps", "save_steps"):
             positive(getattr(self, name), name)
         split = self.num_mini_batches * self.gradient_accumulation_steps
         if self.per_device_train_batch_size % split:
@@ -104,12 +107,18 @@ class Models:
         torch.nn.init.zeros_(self.value_head.weight)
         torch.nn.init.zeros_(self.value_head.bias)
 
-    def parameters(self) -> list[torch.nn.Parameter]:
+    def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """The trained parameters, named uniquely: LoRA weights (both adapters) or both full models, and the
+        value head."""
         if self.lora:
-            params = [p for n, p in self.policy.named_parameters() if "lora_" in n]
+            named = [(f"policy.{n}", p) for n, p in self.policy.named_parameters() if "lora_" in n]
         else:
-            params = [*self.policy.parameters(), *self.value_model.parameters()]
-        return params + list(self.value_head.parameters())
+            named = [*((f"policy.{n}", p) for n, p in self.policy.named_parameters()),
+                     *((f"value.{n}", p) for n, p in self.value_model.named_parameters())]  # fmt: skip
+        return named + [(f"value_head.{n}", p) for n, p in self.value_head.named_parameters()]
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for _, p in self.named_parameters()]
 
     def logprobs(self, ids, attn, n_prompt: int, temperature: float, reference: bool = False):
         """Log-probabilities of the completion tokens (positions n_prompt..) under policy or reference."""
@@ -151,6 +160,39 @@ def lr_lambda(kind: str, total: int):
     return f
 
 
+def save_checkpoint(path: Path, step: int, models: Models, optimizer, scheduler, gen, kl_coef: float,
+                    history: list[dict]) -> None:
+    """Everything a resumed run needs to continue bit for bit: trained weights, optimiser and schedule,
+    both random generators (rollout sampling uses torch's global one), the KL coefficient and the metric
+    window. Written under a temporary name and renamed, so a crash never leaves half a checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    torch.save({n: p.detach().cpu() for n, p in models.named_parameters()}, tmp / "weights.pt")
+    torch.save({"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "kl_coef": kl_coef, "history": history}, tmp / "state.pt")  # fmt: skip
+    tmp.rename(path)
+
+
+def load_checkpoint(path: Path, models: Models, optimizer, scheduler, gen) -> tuple[int, float, list[dict]]:
+    """Restore a `save_checkpoint` folder into the live objects; returns (step, kl_coef, history)."""
+    if not (path / "state.pt").is_file():
+        raise ValueError(f"resume_from_checkpoint: '{path}' is not a PPO checkpoint (no state.pt)")
+    weights = torch.load(path / "weights.pt")
+    with torch.no_grad():
+        for name, param in models.named_parameters():
+            param.copy_(weights[name])
+    state = torch.load(path / "state.pt", weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["step"], state["kl_coef"], state["history"]
+
+
 def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None) -> int:
     """Run PPO for cfg.max_steps iterations; `log(step, metrics)` records metrics, `on_step(step)` runs
     after each iteration (held-out evaluation). Returns the number of steps done."""
@@ -164,8 +206,13 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
     device = next(models.policy.parameters()).device
     tokenizer.padding_side = "left"
     history: list[dict] = []
+    done = 0
+    if cfg.resume_from_checkpoint:
+        done, kl_coef, history = load_checkpoint(Path(cfg.resume_from_checkpoint), models, optimizer, scheduler, gen)
+        if kl_ctl is not None:
+            kl_ctl.value = kl_coef
 
-    for step in range(1, cfg.max_steps + 1):
+    for step in range(done + 1, cfg.max_steps + 1):
         # 1. rollout: sample completions for a batch of prompts
         idx = torch.randint(len(prompts_ds), (cfg.per_device_train_batch_size,), generator=gen).tolist()
         batch = prompts_ds.select(idx)
@@ -257,6 +304,9 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         if step % cfg.logging_steps == 0 or step == cfg.max_steps:
             window = history[-cfg.logging_steps :]
             log(step, {k: mean([h[k] for h in window]) for k in window[-1]})  # None (reward never applied) left out
+        if cfg.save_strategy == "steps" and step % cfg.save_steps == 0:
+            save_checkpoint(Path(cfg.output_dir) / f"checkpoint-{step}", step, models, optimizer, scheduler, gen,
+                            kl_coef, history[-cfg.logging_steps :])  # fmt: skip
         if on_step is not None:
             on_step(step)
     return cfg.max_steps

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from conftest import TINY, digit_fraction, smoke_recipe
+from conftest import ROOT, TINY, digit_fraction, smoke_recipe
 from safetensors.torch import load_file
 
 import rlft
@@ -83,3 +83,33 @@ def test_gradient_accumulation_matches_one_big_minibatch(tmp_path):
     with pytest.raises(rlft.ConfigError, match=r"num_mini_batches x gradient_accumulation_steps \(6\)"):
         rlft.load_recipe(smoke_recipe(s={**PPO, "trainer": {"per_device_train_batch_size": 8, "num_mini_batches": 2,
                                                              "gradient_accumulation_steps": 3}}))
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["separate-models", "lora-shared-base"])
+def test_resume_from_checkpoint_continues_bit_for_bit(tmp_path, lora):
+    def run(name: str, **trainer) -> tuple[dict, list[str]]:
+        stage = copy.deepcopy(PPO)
+        stage["trainer"].update(max_steps=4, **trainer)
+        # a reward without state of its own (random_reward's generator would restart on resume)
+        stage["rewards"] = [{"name": f"{ROOT}/tests/fixtures/user_rewards.py:brevity", "kwargs": {"max_chars": 2}}]
+        if lora:
+            stage["lora"] = {"r": 4, "lora_alpha": 8}
+        result = rlft.run(smoke_recipe(s=stage), run_dir=tmp_path / name, echo=lambda s: None)
+        saved = result.path / "s" / ("adapter/adapter_model.safetensors" if lora else "model/model.safetensors")
+        lines = [line for line in (result.path / "metrics.jsonl").read_text().splitlines() if '"step": 4' in line]
+        return load_file(saved), lines
+
+    straight, straight_log = run("straight", save_strategy="steps", save_steps=2)
+    checkpoint = tmp_path / "straight" / "s" / "trainer" / "checkpoint-2"
+    assert (checkpoint / "state.pt").exists() and not checkpoint.with_name("checkpoint-2.tmp").exists()
+    resumed, resumed_log = run("resumed", resume_from_checkpoint=str(checkpoint))
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[n], resumed[n]) for n in straight)
+    assert straight_log == resumed_log  # the logged metrics of the last step too
+
+
+def test_resume_from_a_folder_that_is_no_checkpoint(tmp_path):
+    stage = copy.deepcopy(PPO)
+    stage["trainer"]["resume_from_checkpoint"] = str(tmp_path)
+    with pytest.raises(ValueError, match="is not a PPO checkpoint"):
+        rlft.run(smoke_recipe(s=stage), run_dir=tmp_path / "run", echo=lambda s: None)
