@@ -3,6 +3,9 @@
     import rlft
     result = rlft.run("recipes/quickstart.yaml", overrides={"seed": 1})
     result.summary["stages"]["eval_grpo"]["eval"]["accuracy"], result.path
+    a = rlft.sweep("recipes/quickstart.yaml", seeds="0-4")
+    b = rlft.sweep("recipes/quickstart.yaml", seeds="0-4", overrides={"stages.grpo.trainer.beta": 0.04})
+    rlft.compare([a.path, b.path])["results"]["final_accuracy"]["pairs"]
 """
 
 from rlft.config import Recipe, load_recipe
@@ -18,4 +21,22 @@ def run(recipe, overrides=None, run_dir=None, rewards=None, echo=print, use_cach
     return _run(recipe, overrides=overrides, run_dir=run_dir, rewards=rewards, echo=echo, use_cache=use_cache)
 
 
-__all__ = ["ConfigError", "Recipe", "load_recipe", "run"]
+def sweep(recipe, seeds, overrides=None, sweep_dir=None, label=None, rewards=None, echo=print, use_cache=True):
+    """Run a recipe once per seed (a list or "0-4") into one sweep folder; returns SweepResult(path, runs).
+    See rlft.sweeps.sweep."""
+    from rlft.sweeps import sweep as _sweep
+
+    return _sweep(recipe, seeds, overrides=overrides, sweep_dir=sweep_dir, label=label, rewards=rewards, echo=echo,
+                  use_cache=use_cache)
+
+
+def compare(paths, metrics=None, labels=None, out=None, **options):
+    """Compare run and sweep folders across seeds (IQM, bootstrap intervals, P(X > Y), profiles; AdaStop with
+    adaptive=True); writes compare.md, compare.json and plots/, returns compare.json's content.
+    See rlft.comparison.compare for the options."""
+    from rlft.comparison import compare as _compare
+
+    return _compare(list(paths), metrics=metrics, labels=labels, out=out, **options)
+
+
+__all__ = ["ConfigError", "Recipe", "compare", "load_recipe", "run", "sweep"]

@@ -1,4 +1,4 @@
-"""`rlft run | validate | list | check-reward`: the command line over rlft's Python API.
+"""`rlft run | validate | list | check-reward | compare`: the command line over rlft's Python API.
 
 Recipe problems (ConfigError) print one line naming the file and the dotted key and exit with code 2.
 """
@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. stages.grpo.trainer.max_steps=50")
     run.add_argument("--run-dir", help="write the run here instead of runs/<recipe>/<time>-s<seed>")
     run.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
+    run.add_argument("--seeds", help="run once per seed (0-4, 0,2,5) into one sweep folder (--run-dir names it)")
+    run.add_argument("--label", help="the sweep's variant name in rlft compare (default: recipe name and overrides)")
     val = sub.add_parser("validate", help="check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
@@ -38,6 +40,23 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--temperature", type=float, default=1.0)
     chk.add_argument("--max-new-tokens", type=int, default=64)
     chk.add_argument("--json", help="also write the report as JSON to this file")
+    cmp = sub.add_parser("compare", help="compare runs and sweeps across seeds: IQM, bootstrap CIs, P(X > Y), "
+                         "performance profiles; --adaptive runs seeds until AdaStop decides")
+    cmp.add_argument("paths", nargs="+", help="run folders and sweep folders (with --adaptive: sweeps or recipe files)")
+    cmp.add_argument("--metric", action="append", help="dotted path into summary.json, e.g. "
+                     "stages.grpo.eval.accuracy; repeatable (default: each run's last held-out accuracy)")
+    cmp.add_argument("--label", action="append", help="variant name of each input, in order; repeatable")
+    cmp.add_argument("--out", help="write compare.md, compare.json and plots/ here (default: runs/compare/<time>)")
+    cmp.add_argument("--reps", type=int, default=50000, help="bootstrap resamples (default 50000, as rliable)")
+    cmp.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default 0.95)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the permutations (default 0)")
+    cmp.add_argument("--adaptive", action="store_true", help="AdaStop: add seeds in batches until each pair is "
+                     "decided or --max-seeds is reached (tests the first --metric)")
+    cmp.add_argument("--batch", type=int, default=5, help="seeds per variant per interim (default 5)")
+    cmp.add_argument("--max-seeds", type=int, default=20, help="seed budget per variant (default 20)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="family-wise error of AdaStop (default 0.05)")
+    cmp.add_argument("--permutations", type=int, default=10000, help="AdaStop permutations (default 10000)")
+    cmp.add_argument("--no-cache", action="store_true", help="retrain reward models in the runs --adaptive starts")
     ls = sub.add_parser("list", help="list recipes, tasks, rewards and algorithms")
     ls.add_argument("what", nargs="?", choices=["recipes", "tasks", "rewards", "algorithms"])
     return p
@@ -124,6 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check-reward":
             return _check_reward(args)
+        if args.command == "compare":
+            from rlft.comparison import cli as compare_cli
+
+            return compare_cli(args)
+        if args.command == "run" and (args.seeds is not None or args.label):
+            from rlft.sweeps import cli as sweep_cli
+
+            return sweep_cli(args)
         from rlft.config import load_recipe
         from rlft.pipeline import quiet_libraries
 

@@ -1,0 +1,223 @@
+"""Sweeps: one recipe run once per seed, sequentially, into one folder; and finding the runs a path holds.
+
+    runs/<recipe>/sweep-<YYYYmmdd-HHMMSS>/     (or --run-dir DIR)
+      sweep.json     recipe name, label, source, overrides, planned and finished seeds
+      recipe.yaml    the resolved recipe every seed runs (its own seed set per run); more seeds run from it
+      s<seed>/       an ordinary run folder per seed
+
+A sweep's label (the variant name in `rlft compare`) is the recipe name, with its overrides in brackets when
+there are any, so sweeps of one recipe with different overrides compare as different variants.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from rlft.config import Recipe, load_recipe, parse_override, to_dict
+from rlft.schema import ConfigError
+from rlft.tracking import write_json
+
+if TYPE_CHECKING:  # the pipeline imports torch; `rlft compare` on finished runs does not need it
+    from rlft.pipeline import RunResult
+
+SWEEP_FILE = "sweep.json"
+RECIPE_FILE = "recipe.yaml"
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from `0-4` (inclusive), `0,2,5` or a mix like `0-2,7`; in the order given.
+
+    >>> parse_seeds("0-4"), parse_seeds("3"), parse_seeds("0-1,7,9-10")
+    ([0, 1, 2, 3, 4], [3], [0, 1, 7, 9, 10])
+    >>> parse_seeds("4-1")
+    Traceback (most recent call last):
+    rlft.schema.ConfigError: --seeds: '4-1' counts down; write the range as 1-4
+    """
+    seeds: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise ConfigError("--seeds", f"'{text}' is not a list of seeds like 0-4, 0,2,5 or 0-2,7")
+        low, high = int(m[1]), int(m[2] if m[2] is not None else m[1])
+        if high < low:
+            raise ConfigError("--seeds", f"'{part}' counts down; write the range as {high}-{low}")
+        seeds.extend(range(low, high + 1))
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError("--seeds", f"'{text}' names seed {repeated[0]} twice")
+    return seeds
+
+
+def default_label(name: str, overrides: dict) -> str:
+    """The variant name of a sweep: the recipe name, with its overrides.
+
+    >>> default_label("quickstart", {}), default_label("quickstart", {"stages.grpo.trainer.beta": 0.04})
+    ('quickstart', 'quickstart[stages.grpo.trainer.beta=0.04]')
+    """
+    if not overrides:
+        return name
+    shown = ",".join(f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in overrides.items())
+    return f"{name}[{shown}]"
+
+
+@dataclass
+class SweepResult:
+    """What `rlft.sweep` returns: the sweep folder and one RunResult per seed."""
+
+    path: Path
+    runs: list[RunResult]
+
+    def __repr__(self) -> str:
+        return f"SweepResult(path='{self.path}', seeds={[r.summary['seed'] for r in self.runs]})"
+
+
+def new_sweep_dir(output_dir: str, recipe_name: str) -> Path:
+    """runs/<recipe>/sweep-<YYYYmmdd-HHMMSS>, with a numeric suffix if that folder exists."""
+    base = Path(output_dir) / recipe_name / f"sweep-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while path.exists():
+        path, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return path
+
+
+def read_sweep(path: Path) -> dict:
+    return json.loads((Path(path) / SWEEP_FILE).read_text())
+
+
+def _resolved(recipe: Recipe) -> dict:
+    """The recipe as plain data without its seed: what every run of a sweep shares."""
+    data = yaml.safe_load(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+    data.pop("seed", None)
+    return data
+
+
+def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, label: str | None = None,
+          rewards: list[Callable] | None = None) -> Path:
+    """Create a sweep folder (or check that an existing one holds this very recipe) and return it."""
+    if isinstance(overrides, list):
+        overrides = dict(parse_override(o) for o in overrides)
+    overrides = dict(overrides or {})
+    if isinstance(recipe, Recipe) and overrides:
+        raise ValueError("overrides apply to a recipe file or mapping; edit the Recipe object instead")
+    if "seed" in overrides:
+        raise ConfigError("seed", "a sweep sets the seed of each run: give the seeds with --seeds, not seed=")
+    loaded = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
+    path = Path(sweep_dir) if sweep_dir else new_sweep_dir(loaded.output_dir, loaded.name)
+    resolved = _resolved(loaded)
+    if (path / SWEEP_FILE).exists():
+        if yaml.safe_load((path / RECIPE_FILE).read_text()) != resolved:
+            raise ConfigError("--run-dir", f"{path} is a sweep of a different recipe or overrides")
+        return path
+    if path.exists() and any(path.iterdir()):
+        raise ConfigError("--run-dir", f"{path} exists and is not a sweep folder")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / RECIPE_FILE).write_text(yaml.safe_dump(resolved, sort_keys=False))
+    source = str(recipe) if isinstance(recipe, (str, Path)) else None
+    write_json(path / SWEEP_FILE, {
+        "recipe": loaded.name, "label": label or default_label(loaded.name, overrides), "source": source,
+        "overrides": overrides, "python_rewards": [getattr(f, "__name__", repr(f)) for f in rewards or []],
+        "planned": [], "seeds": [], "started": datetime.now().isoformat(timespec="seconds"),
+    })  # fmt: skip
+    return path
+
+
+def run_seed(path: Path, seed: int, rewards: list[Callable] | None = None, echo: Callable[[str], None] = print,
+             use_cache: bool = True) -> RunResult:
+    """Run one more seed of a sweep from its recipe.yaml into s<seed>/ and record it in sweep.json."""
+    from rlft.pipeline import run
+
+    info = read_sweep(path)
+    if seed in info["seeds"]:
+        raise ConfigError("--seeds", f"seed {seed} is already in the sweep {path}")
+    if info.get("python_rewards") and not rewards:
+        raise ConfigError("", f"the sweep {path} used Python reward functions {info['python_rewards']}; "
+                          "pass them again (rewards=[...]) to run more seeds")
+    recipe = load_recipe(yaml.safe_load((path / RECIPE_FILE).read_text()), {"seed": seed})
+    result = run(recipe, run_dir=path / f"s{seed}", rewards=rewards, echo=echo, use_cache=use_cache)
+    info = read_sweep(path)
+    info["seeds"].append(seed)
+    info["planned"] = sorted(set(info["planned"]) | {seed})
+    write_json(path / SWEEP_FILE, info)
+    return result
+
+
+def sweep(recipe, seeds: list[int] | str, overrides: dict | list[str] | None = None, sweep_dir=None,
+          label: str | None = None, rewards: list[Callable] | None = None, echo: Callable[[str], None] = print,
+          use_cache: bool = True) -> SweepResult:
+    """Run a recipe once per seed, one after the other, into one sweep folder (see the module docstring)."""
+    seeds = parse_seeds(seeds) if isinstance(seeds, str) else [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError("--seeds", f"need distinct seeds, got {seeds}")
+    path = start(recipe, overrides, sweep_dir, label, rewards)
+    info = read_sweep(path)
+    clash = sorted(set(seeds) & set(info["seeds"]))
+    if clash:
+        raise ConfigError("--seeds", f"seed {clash[0]} is already in the sweep {path}")
+    info["planned"] = sorted(set(info["planned"]) | set(seeds))
+    write_json(path / SWEEP_FILE, info)
+    echo(f"rlft: sweep '{info['label']}', seeds {seeds} -> {path}")
+    runs = [run_seed(path, s, rewards, echo, use_cache) for s in seeds]
+    finals = ", ".join(f"s{r.summary['seed']}={final_accuracy(r.summary)[1]}" for r in runs)
+    echo(f"rlft: sweep finished: final accuracy {finals}; compare with: rlft compare {path}")
+    return SweepResult(path, runs)
+
+
+def final_accuracy(summary: dict) -> tuple[str | None, float | None]:
+    """(stage, accuracy) of the last stage that measured held-out accuracy; (None, None) if none did.
+
+    >>> final_accuracy({"stages": {"sft": {"eval": {"accuracy": 0.5}}, "grpo": {}, "t": {"eval": {"accuracy": 0.7}}}})
+    ('t', 0.7)
+    """
+    found = [(n, s["eval"]["accuracy"]) for n, s in summary.get("stages", {}).items()
+             if isinstance(s.get("eval"), dict) and s["eval"].get("accuracy") is not None]
+    return found[-1] if found else (None, None)
+
+
+@dataclass
+class Run:
+    """One finished run found under a path given to `rlft compare`."""
+
+    path: Path
+    label: str
+    seed: int
+    summary: dict
+
+
+def _load_run(path: Path, label: str | None) -> Run:
+    summary = json.loads((path / "summary.json").read_text())
+    if label is None:
+        parent = path.parent / SWEEP_FILE
+        label = json.loads(parent.read_text())["label"] if parent.exists() else summary["recipe"]
+    return Run(path, label, int(summary["seed"]), summary)
+
+
+def find_runs(path, label: str | None = None) -> list[Run]:
+    """The finished runs a path holds: a run folder (summary.json) or a sweep folder (sweep.json)."""
+    path = Path(path)
+    if (path / SWEEP_FILE).exists():
+        info = read_sweep(path)
+        label = label or info["label"]
+        return [_load_run(path / f"s{s}", label) for s in info["seeds"] if (path / f"s{s}" / "summary.json").exists()]
+    if (path / "summary.json").exists():
+        return [_load_run(path, label)]
+    what = "does not exist" if not path.exists() else "is neither a run folder (summary.json) nor a sweep (sweep.json)"
+    raise ConfigError("", f"{path} {what}")
+
+
+def cli(args) -> int:
+    """`rlft run RECIPE --seeds 0-4 [overrides] [--run-dir DIR] [--label NAME]`."""
+    from rlft.pipeline import quiet_libraries
+
+    if args.seeds is None:
+        raise ConfigError("--label", "names a sweep: use it with --seeds")
+    quiet_libraries()
+    sweep(args.recipe, parse_seeds(args.seeds), args.overrides, args.run_dir, args.label, use_cache=not args.no_cache)
+    return 0
