@@ -23,7 +23,7 @@ import yaml
 
 from rlft.config import Recipe, load_recipe, parse_override, to_dict
 from rlft.schema import ConfigError
-from rlft.tracking import write_json
+from rlft.tracking import new_dir, write_json
 
 if TYPE_CHECKING:  # the pipeline imports torch; `rlft compare` on finished runs does not need it
     from rlft.pipeline import RunResult
@@ -81,11 +81,7 @@ class SweepResult:
 
 def new_sweep_dir(output_dir: str, recipe_name: str) -> Path:
     """runs/<recipe>/sweep-<YYYYmmdd-HHMMSS>, with a numeric suffix if that folder exists."""
-    base = Path(output_dir) / recipe_name / f"sweep-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    path, i = base, 1
-    while path.exists():
-        path, i = base.with_name(f"{base.name}-{i}"), i + 1
-    return path
+    return new_dir(output_dir, recipe_name, "sweep-{time}")
 
 
 def read_sweep(path: Path) -> dict:

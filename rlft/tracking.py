@@ -22,14 +22,18 @@ PACKAGES = ("rlft", "torch", "transformers", "trl", "peft", "datasets", "acceler
 TIMING_KEYS = ("runtime", "per_second", "_time")
 
 
-def new_run_dir(output_dir: str, recipe_name: str, seed: int) -> Path:
-    """runs/<recipe>/<YYYYmmdd-HHMMSS>-s<seed>, with a numeric suffix if that folder exists."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(output_dir) / recipe_name / f"{stamp}-s{seed}"
+def new_dir(output_dir: str, recipe_name: str, pattern: str) -> Path:
+    """runs/<recipe>/<pattern with {time} as YYYYmmdd-HHMMSS>, with a numeric suffix if that folder exists."""
+    base = Path(output_dir) / recipe_name / pattern.format(time=datetime.now().strftime("%Y%m%d-%H%M%S"))
     path, i = base, 1
     while path.exists():
         path, i = base.with_name(f"{base.name}-{i}"), i + 1
     return path
+
+
+def new_run_dir(output_dir: str, recipe_name: str, seed: int) -> Path:
+    """runs/<recipe>/<YYYYmmdd-HHMMSS>-s<seed>, with a numeric suffix if that folder exists."""
+    return new_dir(output_dir, recipe_name, f"{{time}}-s{seed}")
 
 
 def seed_everything(seed: int) -> None:
