@@ -21,6 +21,14 @@ def run(recipe, overrides=None, run_dir=None, rewards=None, echo=print, use_cach
     return _run(recipe, overrides=overrides, run_dir=run_dir, rewards=rewards, echo=echo, use_cache=use_cache)
 
 
+def resume(run_dir, recipe=None, overrides=None, rewards=None, echo=print, use_cache=True):
+    """Continue a killed run: completed stages are skipped, the interrupted one resumes from its last checkpoint;
+    a recipe or overrides that change config.yaml are refused. See rlft.pipeline.resume_run, rlft.recovery."""
+    from rlft.pipeline import resume_run
+
+    return resume_run(run_dir, recipe, overrides, rewards=rewards, echo=echo, use_cache=use_cache)
+
+
 def sweep(recipe, seeds, overrides=None, sweep_dir=None, label=None, rewards=None, echo=print, use_cache=True):
     """Run a recipe once per seed (a list or "0-4") into one sweep folder; returns SweepResult(path, runs).
     See rlft.sweeps.sweep."""
@@ -39,4 +47,4 @@ def compare(paths, metrics=None, labels=None, out=None, **options):
     return _compare(list(paths), metrics=metrics, labels=labels, out=out, **options)
 
 
-__all__ = ["ConfigError", "Recipe", "compare", "load_recipe", "run", "sweep"]
+__all__ = ["ConfigError", "Recipe", "compare", "load_recipe", "resume", "run", "sweep"]

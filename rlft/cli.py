@@ -1,4 +1,4 @@
-"""`rlft run | validate | list | check-reward | compare`: the command line over rlft's Python API.
+"""`rlft run | validate | list | check | check-reward | compare`: the command line over rlft's Python API.
 
 Recipe problems (ConfigError) print one line naming the file and the dotted key and exit with code 2.
 """
@@ -19,8 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlft", description="RL fine-tuning recipes on the Hugging Face stack")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a recipe: rlft run recipes/quickstart.yaml seed=1 a.b=c")
-    run.add_argument("recipe")
+    run.add_argument("recipe", nargs="?", help="recipe YAML (with --resume: optional, must equal the run's)")
     run.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. stages.grpo.trainer.max_steps=50")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run: completed stages are skipped, the "
+                     "interrupted one resumes from its last checkpoint (a changed recipe is refused)")
     run.add_argument("--run-dir", help="write the run here instead of runs/<recipe>/<time>-s<seed>")
     run.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
     run.add_argument("--seeds", help="run once per seed (0-4, 0,2,5) into one sweep folder (--run-dir names it)")
@@ -40,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--temperature", type=float, default=1.0)
     chk.add_argument("--max-new-tokens", type=int, default=64)
     chk.add_argument("--json", help="also write the report as JSON to this file")
+    pre = sub.add_parser("check", help="pre-run check of an RL stage: can its starting model learn? (pass@k, "
+                         "zero-variance groups, format, lengths; exit 1 when it cannot)")
+    pre.add_argument("recipe")
+    pre.add_argument("overrides", nargs="*", help="dotted key=value overrides, as for rlft run")
+    pre.add_argument("--stage", help="the grpo/rloo/ppo/online_dpo stage to check (default: the first)")
+    pre.add_argument("--model", help="check this model instead of the stage's own starting model: a folder, a hub "
+                     "id or a run's stage folder (needed when the stage starts from an earlier stage)")
+    pre.add_argument("--prompts", type=int, help="training prompts sampled (default: the stage's check.prompts, 32)")
+    pre.add_argument("--k", type=int, help="samples per prompt (default: check.k, else num_generations, else 8)")
+    pre.add_argument("--json", help="also write the report as JSON to this file")
     cmp = sub.add_parser("compare", help="compare runs and sweeps across seeds: IQM, bootstrap CIs, P(X > Y), "
                          "performance profiles; --adaptive runs seeds until AdaStop decides")
     cmp.add_argument("paths", nargs="+", help="run folders and sweep folders (with --adaptive: sweeps or recipe files)")
@@ -129,6 +141,20 @@ def _check_reward(args) -> int:
     return 0 if report.ok else 1
 
 
+def _resume(args) -> int:
+    """`rlft run --resume RUN_DIR [recipe] [key=value ...]`: continue a killed run (see rlft.recovery)."""
+    if args.run_dir or args.seeds is not None or args.label:
+        raise ConfigError("--resume", "continues the run folder it names; leave out --run-dir, --seeds and --label")
+    recipe, overrides = args.recipe, list(args.overrides)
+    if recipe is not None and "=" in recipe and not Path(recipe).is_file():  # `--resume D key=value`
+        recipe, overrides = None, [recipe, *overrides]
+    from rlft.pipeline import quiet_libraries, resume_run
+
+    quiet_libraries()
+    resume_run(args.resume, recipe, overrides or None, use_cache=not args.no_cache)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -143,10 +169,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check-reward":
             return _check_reward(args)
+        if args.command == "check":
+            from rlft.pipeline import quiet_libraries
+            from rlft.precheck import cli as check_cli
+
+            quiet_libraries()
+            return check_cli(args)
         if args.command == "compare":
             from rlft.comparison import cli as compare_cli
 
             return compare_cli(args)
+        if args.command == "run" and args.resume:
+            return _resume(args)
+        if args.command == "run" and args.recipe is None:
+            parser.error("the following arguments are required: recipe (or --resume RUN_DIR)")
         if args.command == "run" and (args.seeds is not None or args.label):
             from rlft.sweeps import cli as sweep_cli
 

@@ -126,6 +126,14 @@ class EvalSpec:
     num_examples: int = 3  # sample completions kept in the summary
     stop_at_accuracy: float | None = None  # training stages: stop once held-out accuracy reaches this
     min_accuracy: float | None = None  # reward_model stages: stop the run if held-out pairwise accuracy is lower
+    verifier: RewardSpec | None = None  # judges `accuracy` and `pass@k` (default: the task's verifier)
+    format: RewardSpec | None = None  # `format_compliance`: fraction of completions this reward scores >= 1
+    num_samples: int = 0  # > 0: sample n completions per prompt for pass@k (costs n x the generation)
+    pass_k: list[int] = field(default_factory=list)  # ks of pass@k (default [1, num_samples])
+    temperature: float = 1.0  # sampling temperature of the pass@k samples
+    entropy: bool = False  # per-token entropy along the greedy completions (one extra forward pass)
+    kl: bool = False  # KL (k1) to the stage's starting model on the greedy completions (a second model)
+    at_start: bool = False  # training stages: also evaluate before the first step (a baseline for alarms)
 
     def validate(self, key: str) -> None:
         positive(self.every, join(key, "every"), allow_zero=True)
@@ -133,6 +141,17 @@ class EvalSpec:
         positive(self.max_new_tokens, join(key, "max_new_tokens"))
         positive(self.batch_size, join(key, "batch_size"))
         positive(self.num_examples, join(key, "num_examples"), allow_zero=True)
+        positive(self.num_samples, join(key, "num_samples"), allow_zero=True)
+        positive(self.temperature, join(key, "temperature"))
+        if self.pass_k and not self.num_samples:
+            raise ConfigError(join(key, "pass_k"), "needs num_samples > 0 (the samples pass@k is estimated from)")
+        for i, k in enumerate(self.pass_k):
+            if not 1 <= k <= self.num_samples:
+                raise ConfigError(join(join(key, "pass_k"), i), f"must be in [1, num_samples={self.num_samples}]")
+        for name in ("verifier", "format"):
+            spec = getattr(self, name)
+            if spec is not None and spec.name == "reward_model":
+                raise ConfigError(join(join(key, name), "name"), "must be a rule reward, not a reward model")
         if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
             raise ConfigError(join(key, "min_accuracy"), f"must be in [0, 1], got {self.min_accuracy}")
         if self.stop_at_accuracy is not None:
@@ -140,6 +159,51 @@ class EvalSpec:
                 raise ConfigError(join(key, "stop_at_accuracy"), f"must be in (0, 1], got {self.stop_at_accuracy}")
             if not self.every:
                 raise ConfigError(join(key, "stop_at_accuracy"), "needs every > 0 (how often to evaluate)")
+        if self.at_start and not self.every:
+            raise ConfigError(join(key, "at_start"), "needs every > 0 (evaluation during training)")
+
+    @property
+    def ks(self) -> list[int]:
+        """The k of each logged pass@k: `pass_k`, by default 1 and num_samples; none without samples."""
+        return sorted(set(self.pass_k)) if self.pass_k else sorted({1, self.num_samples}) if self.num_samples else []
+
+
+@dataclass
+class AlarmSpec:
+    """Reward-hacking alarms, checked after a training stage on its logged metrics: warnings on the console,
+    in summary.json (`stages.X.alarms`) and in report.md (rlft.alarms; docs/evaluation.md)."""
+
+    enabled: bool = True
+    reward_rise: float = 0.05  # train reward rose by at least this (mean of the last vs the first third) ...
+    accuracy_drop: float = 0.05  # ... while held-out accuracy fell by at least this (first vs last evaluation)
+    clipped_ratio: float = 0.5  # completions cut at the length limit (latest train or eval value) >= this
+    entropy_drop: float = 0.5  # entropy fell by at least this fraction of its first logged value
+
+    def validate(self, key: str) -> None:
+        positive(self.reward_rise, join(key, "reward_rise"), allow_zero=True)
+        positive(self.accuracy_drop, join(key, "accuracy_drop"), allow_zero=True)
+        for name in ("clipped_ratio", "entropy_drop"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(join(key, name), f"must be in (0, 1], got {getattr(self, name)}")
+
+
+@dataclass
+class CheckSpec:
+    """Pre-run check of an RL stage's starting model (`rlft check RECIPE` runs it any time): k samples per
+    prompt on a slice of the training data, scored by the stage's rewards and the verifier (rlft.precheck)."""
+
+    enabled: bool = False  # run it at the start of the stage and warn
+    require_signal: bool = False  # also stop the run when the model cannot learn (implies enabled)
+    prompts: int = 32  # training prompts sampled
+    k: int | None = None  # samples per prompt (default: the trainer's num_generations, else 8)
+    max_zero_variance: float = 0.9  # more groups than this fraction with one reward for all: no signal
+
+    def validate(self, key: str) -> None:
+        positive(self.prompts, join(key, "prompts"))
+        if self.k is not None and self.k < 2:
+            raise ConfigError(join(key, "k"), f"must be >= 2 (a group needs two samples to vary), got {self.k}")
+        if not 0 <= self.max_zero_variance <= 1:
+            raise ConfigError(join(key, "max_zero_variance"), f"must be in [0, 1], got {self.max_zero_variance}")
 
 
 @dataclass
@@ -153,6 +217,8 @@ class Stage:
     lora: dict[str, Any] | None = None  # peft LoraConfig fields; absent = full fine-tuning
     trainer: dict[str, Any] = field(default_factory=dict)  # fields of the algorithm's TRL config class
     eval: EvalSpec = field(default_factory=EvalSpec)
+    alarms: AlarmSpec = field(default_factory=AlarmSpec)  # training stages: reward-hacking warnings
+    check: CheckSpec = field(default_factory=CheckSpec)  # grpo, rloo, ppo, online_dpo: pre-run check
 
 
 @dataclass
@@ -279,6 +345,9 @@ def check_recipe(recipe: Recipe) -> None:
                 join(key, "model.from_stage"), f"'{stage.model.from_stage}' names no earlier stage ({where})"
             )
         algo.check(stage, key)
+        if stage.eval.kl and not algo.trains and seen.get(str(stage.model.from_stage), "eval") == "eval":
+            raise ConfigError(join(key, "eval.kl"), "in an eval stage needs model.from_stage naming a training stage "
+                              "(KL is measured to the model that stage started from)")
         if algo.uses_data:
             data_key = join(key, "data") if stage.data else "data"
             data.check(recipe.stage_data(name), data_key, algo.data)
@@ -293,6 +362,9 @@ def check_recipe(recipe: Recipe) -> None:
                 rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)
             else:
                 rewards.check(spec, join(join(key, "rewards"), i))
+        for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
+            if getattr(stage.eval, judge) is not None:
+                rewards.check(getattr(stage.eval, judge), join(key, f"eval.{judge}"))
         seen[name] = stage.algorithm
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -28,13 +30,13 @@ def prompt_texts(prompts: list, tokenizer) -> list[str]:
 
 
 @torch.no_grad()
-def generate(
+def generate_ids(
     model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int, num_samples: int = 1,
     temperature: float | None = None,
-) -> tuple[list[str], list[int], list[bool]]:
-    """Completions for prompts: (texts, token lengths, ended-with-eos flags). Greedy by default; with a
-    `temperature`, `num_samples` sampled completions per prompt (prompt-major order)."""
-    texts, lengths, ended = [], [], []
+) -> list[tuple[list[int], list[int], bool]]:
+    """(prompt ids, completion ids up to and including eos, ended-with-eos) per completion. Greedy by
+    default; with a `temperature`, `num_samples` sampled completions per prompt (prompt-major order)."""
+    rows = []
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
@@ -56,17 +58,26 @@ def generate(
                 eos_token_id=tokenizer.eos_token_id,
             )
             new = out[:, batch["input_ids"].shape[1] :]
-            for row in new.tolist():
-                n = next((i + 1 for i, t in enumerate(row) if t == tokenizer.eos_token_id), None)
-                ended.append(n is not None)
-                kept = row[: n if n is not None else len(row)]
-                kept = [t for t in kept if t != tokenizer.pad_token_id]
-                lengths.append(len(kept))
-                texts.append(tokenizer.decode(kept, skip_special_tokens=True))
+            prompt_ids = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+            for i, row in enumerate(new.tolist()):
+                n = next((j + 1 for j, t in enumerate(row) if t == tokenizer.eos_token_id), None)
+                rows.append((prompt_ids[i // num_samples], row[: n if n is not None else len(row)], n is not None))
     finally:
         tokenizer.padding_side = side
         model.train(was_training)
-    return texts, lengths, ended
+    return rows
+
+
+def generate(
+    model, tokenizer, prompts: list, max_new_tokens: int, batch_size: int, num_samples: int = 1,
+    temperature: float | None = None,
+) -> tuple[list[str], list[int], list[bool]]:
+    """Completions for prompts: (texts, token lengths, ended-with-eos flags). Greedy by default; with a
+    `temperature`, `num_samples` sampled completions per prompt (prompt-major order)."""
+    rows = generate_ids(model, tokenizer, prompts, max_new_tokens, batch_size, num_samples, temperature)
+    kept = [[t for t in ids if t != tokenizer.pad_token_id] for _, ids, _ in rows]
+    texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in kept]
+    return texts, [len(ids) for ids in kept], [ended for _, _, ended in rows]
 
 
 def mean(values: list) -> float | None:
@@ -107,6 +118,19 @@ def score_all(rewards: list[tuple[Callable, float]], completions: list, **kwargs
     return total, stats
 
 
+@dataclass
+class EvalOptions:
+    """The measurements `evaluate` adds on request (each costs compute, so all are off by default)."""
+
+    format_fn: Callable | None = None  # a format reward: `format_compliance` = fraction scoring 1
+    entropy: bool = False  # `entropy`: per-token entropy along the greedy completions (one forward pass)
+    reference: Any = None  # `kl` to this model; the policy itself (a peft model) means its adapters off
+    num_samples: int = 0  # > 0: sample this many completions per prompt for `pass@k`
+    pass_k: list[int] = field(default_factory=list)
+    temperature: float = 1.0
+    seed: int = 0  # sampling is seeded and leaves torch's global generator untouched
+
+
 def evaluate(
     model,
     tokenizer,
@@ -116,19 +140,25 @@ def evaluate(
     max_new_tokens: int,
     batch_size: int,
     num_examples: int = 3,
+    options: EvalOptions | None = None,
 ) -> tuple[dict, list[dict]]:
     """Greedy-generate on `dataset` and score. Returns (metrics, examples).
 
     Metrics: `accuracy` (verifier == 1), `reward` (weighted sum of rewards, TRL's name) and
     `rewards/<name>/mean`, `completions/mean_length`, `completions/max_length`, `completions/clipped_ratio`
-    (no eos within max_new_tokens), `num_samples`.
+    (no eos within max_new_tokens), `num_samples`; with `options`: `format_compliance`, `entropy`, `kl`,
+    `pass@k` (docs/evaluation.md).
     """
+    from rlft.eval_metrics import fraction_passing, isolated_rng, mean_pass_at_k, token_stats
+
+    options = options or EvalOptions()
     prompts = dataset["prompt"]
     columns = {c: dataset[c] for c in dataset.column_names if c not in ("prompt", "completion")}
-    texts, lengths, ended = generate(model, tokenizer, prompts, max_new_tokens, batch_size)
-    completions = [
-        [{"role": "assistant", "content": t}] if is_conversational(p) else t for p, t in zip(prompts, texts)
-    ]
+    rows = generate_ids(model, tokenizer, prompts, max_new_tokens, batch_size)
+    kept = [[t for t in ids if t != tokenizer.pad_token_id] for _, ids, _ in rows]
+    texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in kept]
+    lengths, ended = [len(ids) for ids in kept], [e for _, _, e in rows]
+    completions = as_completions(prompts, texts)
     metrics: dict[str, float | None] = {"num_samples": len(texts)}
     correct = verifier(completions, prompts=prompts, **columns) if verifier is not None else [None] * len(texts)
     metrics["accuracy"] = mean([None if c is None else float(c == 1.0) for c in correct])
@@ -139,13 +169,38 @@ def evaluate(
     metrics["completions/mean_length"] = mean(lengths)
     metrics["completions/max_length"] = float(max(lengths)) if lengths else None
     metrics["completions/clipped_ratio"] = mean([0.0 if e else 1.0 for e in ended])
-    examples = [
-        {
+    formatted = None
+    if options.format_fn is not None:
+        formatted = options.format_fn(completions, prompts=prompts, **columns)
+        metrics["format_compliance"] = fraction_passing(formatted)
+    if options.entropy or options.reference is not None:
+        metrics.update(token_stats(model, [(p, c) for p, c, _ in rows], tokenizer.pad_token_id, batch_size,
+                                   entropy=options.entropy, reference=options.reference))  # fmt: skip
+    if options.num_samples and verifier is not None:
+        n = options.num_samples
+        with isolated_rng(options.seed, next(model.parameters()).device):
+            sampled, _, _ = generate(model, tokenizer, prompts, max_new_tokens, batch_size, n, options.temperature)
+        repeated = {k: [v for v in col for _ in range(n)] for k, col in columns.items()}
+        verdicts = verifier(as_completions([p for p in prompts for _ in range(n)], sampled),
+                            prompts=[p for p in prompts for _ in range(n)], **repeated)  # fmt: skip
+        flags = [None if v is None else v == 1.0 for v in verdicts]
+        metrics.update(mean_pass_at_k([flags[i * n : (i + 1) * n] for i in range(len(prompts))], options.pass_k))
+    examples = []
+    for i in range(min(num_examples, len(texts))):
+        example = {
             "prompt": prompts[i] if not is_conversational(prompts[i]) else prompts[i][-1]["content"],
             "completion": completion_text(completions[i]),
             "answer": columns.get("answer", [None] * len(texts))[i],
             "correct": correct[i],
         }
-        for i in range(min(num_examples, len(texts)))
-    ]
+        if rewards:
+            example["reward"] = total[i]
+        if formatted is not None:
+            example["format"] = formatted[i]
+        examples.append(example)
     return metrics, examples
+
+
+def as_completions(prompts: list, texts: list[str]) -> list:
+    """Completions in the form TRL hands rewards: message lists for conversational prompts, else strings."""
+    return [[{"role": "assistant", "content": t}] if is_conversational(p) else t for p, t in zip(prompts, texts)]

@@ -193,9 +193,10 @@ def load_checkpoint(path: Path, models: Models, optimizer, scheduler, gen) -> tu
     return state["step"], state["kl_coef"], state["history"]
 
 
-def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None) -> int:
+def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None, on_save=None) -> int:
     """Run PPO for cfg.max_steps iterations; `log(step, metrics)` records metrics, `on_step(step)` runs
-    after each iteration (held-out evaluation). Returns the number of steps done."""
+    after each iteration (held-out evaluation), `on_save(path, step)` after each checkpoint is written.
+    Returns the number of steps done."""
     params = models.parameters()
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
     updates = cfg.max_steps * cfg.num_ppo_epochs * cfg.num_mini_batches
@@ -304,9 +305,11 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         if step % cfg.logging_steps == 0 or step == cfg.max_steps:
             window = history[-cfg.logging_steps :]
             log(step, {k: mean([h[k] for h in window]) for k in window[-1]})  # None (reward never applied) left out
-        if cfg.save_strategy == "steps" and step % cfg.save_steps == 0:
-            save_checkpoint(Path(cfg.output_dir) / f"checkpoint-{step}", step, models, optimizer, scheduler, gen,
-                            kl_coef, history[-cfg.logging_steps :])  # fmt: skip
         if on_step is not None:
             on_step(step)
+        if cfg.save_strategy == "steps" and step % cfg.save_steps == 0:  # after on_step: the step is whole
+            path = Path(cfg.output_dir) / f"checkpoint-{step}"
+            save_checkpoint(path, step, models, optimizer, scheduler, gen, kl_coef, history[-cfg.logging_steps :])
+            if on_save is not None:
+                on_save(path, step)
     return cfg.max_steps

@@ -1,16 +1,17 @@
-"""Turn a run's metrics.jsonl and summary into plots/*.png and report.md."""
+"""Turn a run's metrics.jsonl and summary into plots/*.png and report.md (the text: rlft/report_md.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-# Panels drawn per training stage when the stage logged them: (metric key, split, title).
+# Panels drawn per training stage when the stage logged them: (metric keys, first logged wins; split; title).
 PANELS = [
-    ("loss", "train", "training loss"),
-    ("reward", "train", "reward (train, sampled)"),
-    ("accuracy", "eval", "held-out accuracy (greedy)"),
-    ("completions/mean_length", "train", "completion length (tokens)"),
+    (("loss",), "train", "training loss"),
+    (("reward", "objective/scores"), "train", "reward (train, sampled)"),
+    (("accuracy",), "eval", "held-out accuracy (greedy) and pass@k"),
+    (("completions/mean_length",), "train", "completion length (tokens)"),
+    (("entropy", "objective/entropy"), "train", "entropy (train)"),
+    (("kl",), "eval", "KL to the starting model (held-out)"),
 ]
 
 
@@ -29,23 +30,51 @@ def series(records: list[dict], stage: str, key: str, split: str) -> tuple[list[
     return [p[0] for p in points], [p[1] for p in points]
 
 
+def stage_panels(records: list[dict], stage: str) -> list[tuple[str, str, list[tuple[str, list, list]]]]:
+    """(title, first key, lines) of each panel the stage has data for; a line is (label, steps, values). The
+    accuracy panel also draws every `pass@k` the evaluations logged.
+
+    >>> recs = [{"stage": "a", "step": 1, "split": "train", "objective/scores": 0.5}]
+    >>> [(t, k) for t, k, _ in stage_panels(recs, "a")]
+    [('reward (train, sampled)', 'objective/scores')]
+    """
+    out = []
+    for keys, split, title in PANELS:
+        key = next((k for k in keys if series(records, stage, k, split)[0]), None)
+        if key is None:
+            continue
+        lines = [(key, *series(records, stage, key, split))]
+        if key == "accuracy":
+            passes = sorted({k for r in records if r["stage"] == stage for k in r if k.startswith("pass@")},
+                            key=lambda k: int(k[5:]))  # fmt: skip
+            lines += [(k, *series(records, stage, k, split)) for k in passes]
+        out.append((title, key, lines))
+    return out
+
+
 def plot_stage(records: list[dict], stage: str, out: Path) -> bool:
-    """One PNG with a panel per logged metric of the stage; False when it logged nothing to plot."""
+    """One PNG with a panel per logged metric of the stage (three to a row); False when it logged nothing."""
     from matplotlib.figure import Figure  # no pyplot: a notebook's backend and figures stay as they were
 
-    panels = [(k, s, t, *series(records, stage, k, s)) for k, s, t in PANELS]
-    panels = [p for p in panels if p[3]]
+    panels = stage_panels(records, stage)
     if not panels:
         return False
-    fig = Figure(figsize=(4 * len(panels), 3.2))
-    axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, (key, _, title, steps, values) in zip(axes[0], panels):
-        ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3)
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(4 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
+    for ax, (title, key, lines) in zip(axes, panels):
+        for label, steps, values in lines:
+            ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         if key == "accuracy":
             ax.set_ylim(-0.02, 1.02)
+            if len(lines) > 1:
+                ax.legend(fontsize=8)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
     fig.suptitle(f"stage {stage}")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
@@ -77,33 +106,13 @@ def plot_overview(summary: dict, out: Path) -> bool:
 
 
 def write(run_dir: Path, summary: dict, records: list[dict]) -> None:
-    """plots/<stage>.png, plots/overview.png and report.md in the run folder."""
+    """plots/<stage>.png, plots/overview.png and report.md in the run folder (rlft.report_md)."""
+    from rlft import report_md
+
     plots = run_dir / "plots"
     plots.mkdir(exist_ok=True)
     training = [name for name, s in summary["stages"].items() if "train" in s]
-    drawn = [name for name in training if plot_stage(records, name, plots / f"{name}.png")]
+    drawn = {name for name in training if plot_stage(records, name, plots / f"{name}.png")}
     has_overview = plot_overview(summary, plots / "overview.png")
-
-    lines = [f"# {summary['recipe']} (seed {summary['seed']})", ""]
-    lines += ["| stage | algorithm | accuracy | reward | wall s |", "| --- | --- | --- | --- | --- |"]
-    for name, s in summary["stages"].items():
-        ev = s.get("eval", {})
-        acc, rew = ev.get("accuracy"), ev.get("reward", s.get("train", {}).get("reward"))
-        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-        lines.append(f"| {name} | {s['algorithm']} | {fmt(acc)} | {fmt(rew)} | {s['wall_s']:.1f} |")
-    if has_overview:
-        lines += ["", "![overview](plots/overview.png)"]
-    for name in drawn:
-        lines += ["", f"## {name}", "", f"![{name}](plots/{name}.png)"]
-    for name, s in summary["stages"].items():
-        if "pairwise_accuracy" in s.get("eval", {}):
-            lines += ["", f"### reward model quality: {name}", "", "| measure | value |", "| --- | --- |"]
-            lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in s["eval"].items()]
-            if (run_dir / name / "scores.png").exists():
-                lines += ["", f"![{name} scores]({name}/scores.png)"]
-    for name, s in summary["stages"].items():
-        if s.get("examples"):
-            lines += ["", f"### sample completions after {name}", "", "```"]
-            lines += [json.dumps(e) for e in s["examples"]]
-            lines += ["```"]
-    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    text = report_md.render(run_dir, summary, drawn, has_overview)
+    (run_dir / "report.md").write_text(text)

@@ -118,7 +118,11 @@ class Timer:
 
 
 def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary name, then rename), so a reader never sees half a file."""
+    """Write JSON atomically (temporary name, flushed to disk, then renamed), so that a reader, or a run
+    resumed after a crash or power loss, never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    with tmp.open("w") as f:
+        f.write(json.dumps(data, indent=2, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)

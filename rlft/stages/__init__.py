@@ -7,8 +7,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rlft.config import EvalSpec, Stage
+from rlft.config import AlarmSpec, CheckSpec, EvalSpec, Stage
 from rlft.schema import ConfigError, join
+
+# Algorithms that learn from sampled completions and rewards: the pre-run check (`check:`) and the
+# reward-hacking alarms (`alarms:`) apply to them.
+RL_ALGORITHMS = ("grpo", "rloo", "ppo", "online_dpo")
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,13 @@ class Algorithm:
             for name in ("lora", "trainer"):
                 if getattr(stage, name):
                     raise ConfigError(join(key, name), f"is not used by algorithm '{self.name}'; remove it")
-            for name in ("every", "stop_at_accuracy"):
+            for name in ("every", "stop_at_accuracy", "at_start"):
                 if getattr(stage.eval, name) != getattr(EvalSpec(), name):
                     raise ConfigError(join(key, f"eval.{name}"), f"applies to training stages, not '{self.name}'")
+        for name, default in (("alarms", AlarmSpec()), ("check", CheckSpec())):
+            if getattr(stage, name) != default and self.name not in RL_ALGORITHMS:
+                raise ConfigError(join(key, name), f"applies to {', '.join(RL_ALGORITHMS)} stages, not '{self.name}'")
+        if not self.trains:
             return
         if stage.eval.min_accuracy is not None and self.name != "reward_model":
             raise ConfigError(join(key, "eval.min_accuracy"), "applies to reward_model stages only")

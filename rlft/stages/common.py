@@ -12,12 +12,15 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from rlft import precheck
 from rlft import rewards as rewards_lib
 from rlft.config import Recipe, Stage
 from rlft.data import load_splits, verifier_name
 from rlft.evaluate import evaluate
 from rlft.models import ModelRef, build_tiny_model, load_model, load_tokenizer, lora_config
+from rlft.recovery import CheckpointCallback, check_checkpointing
 from rlft.schema import ConfigError, check_keys, convert, join
+from rlft.stages.eval_extras import StageEval
 from rlft.tracking import TIMING_KEYS, MetricsLog
 
 log = logging.getLogger("rlft")
@@ -35,6 +38,8 @@ class StageContext:
     extra_rewards: list[Callable] = field(default_factory=list)  # Python callables from rlft.run(rewards=)
     echo: Callable[[str], None] = print
     use_cache: bool = True  # reward-model definitions: reuse a cached training
+    checkpoint: Path | None = None  # resuming a killed run: continue from this checkpoint (rlft.recovery)
+    resume_state: dict | None = None  # rlft's state saved with that checkpoint
 
     @property
     def stage(self) -> Stage:
@@ -76,6 +81,10 @@ class StageContext:
         return [(rewards_lib.guard(fn), w) for fn, w in fns + [(fn, 1.0) for fn in self.extra_rewards]]
 
     def verifier(self) -> Callable | None:
+        """The reward that decides `accuracy` and `pass@k`: `eval.verifier` if set, else the data's verifier."""
+        spec = self.stage.eval.verifier
+        if spec is not None:
+            return rewards_lib.resolve(spec.name, spec.kwargs)
         name = verifier_name(self.recipe.stage_data(self.name))
         return rewards_lib.resolve(name) if name else None
 
@@ -138,6 +147,7 @@ def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
     allowed = {f.name for f in dataclasses.fields(config_cls) if f.init}
     check_keys(stage.trainer, allowed, join(key, "trainer"), config_cls.__name__)
     check_value_types(config_cls, stage.trainer, join(key, "trainer"))
+    check_checkpointing(config_cls, stage, key)
     for managed in ("output_dir",):
         if managed in stage.trainer:
             raise ConfigError(join(join(key, "trainer"), managed), "is set by rlft (the stage's folder in the run)")
@@ -233,13 +243,14 @@ class EvalCallback(TrainerCallback):
         self.spec = spec
         self.dataset = dataset.select(range(min(spec.size or len(dataset), len(dataset))))
         self.verifier = ctx.verifier()
+        self.extras = StageEval(ctx)  # format, pass@k, entropy, KL: as the eval block asks
         self.history: list[dict] = []
         self.stopped_at: int | None = None
 
     def run(self, model, step: int) -> dict:
         metrics, examples = evaluate(
             model, self.tokenizer, self.dataset, self.verifier, self.rewards,
-            self.spec.max_new_tokens, self.spec.batch_size, self.spec.num_examples,
+            self.spec.max_new_tokens, self.spec.batch_size, self.spec.num_examples, self.extras.options(model),
         )  # fmt: skip
         self.ctx.metrics.log(self.ctx.name, step, "eval", metrics)
         self.history.append({"step": step, **metrics})
@@ -247,6 +258,10 @@ class EvalCallback(TrainerCallback):
         acc = metrics.get("accuracy")
         self.ctx.echo(f"  [{self.ctx.name}] step {step} eval accuracy={acc if acc is None else round(acc, 4)}")
         return metrics
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.spec.at_start and state.is_world_process_zero and state.global_step == 0:
+            self.run(model, 0)  # the starting model's baseline
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if not state.is_world_process_zero or state.global_step % self.spec.every:
@@ -266,6 +281,7 @@ def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rew
     model, tokenizer, save_ref, peft = starting_model(ctx)
     args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **(config_defaults or {}))
     eval_rewards = rewards if rewards is not None else ctx.rewards()
+    precheck.at_stage_start(ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
     eval_cb = EvalCallback(ctx, tokenizer, held_out, eval_rewards) if ctx.stage.eval.every and held_out else None
     trainer = trainer_cls(
         model=model,
@@ -280,7 +296,8 @@ def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rew
 
 
 def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None):
-    """Train, save the model (or adapter), and return (output ref, stage summary)."""
+    """Train (continuing from `ctx.checkpoint` when resuming), save the model (or adapter), and return
+    (output ref, stage summary)."""
     from transformers.trainer_callback import PrinterCallback
 
     from rlft.models import save_stage_model
@@ -288,7 +305,8 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     metrics_cb = MetricsCallback(ctx)
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints a shorter line
     trainer.add_callback(metrics_cb)
-    result = trainer.train()
+    trainer.add_callback(CheckpointCallback(ctx, trainer, metrics_cb, eval_cb, ctx.resume_state))
+    result = trainer.train(resume_from_checkpoint=str(ctx.checkpoint) if ctx.checkpoint else None)
     if eval_cb is not None and (not eval_cb.history or eval_cb.history[-1]["step"] != trainer.state.global_step):
         eval_cb.run(trainer.model, trainer.state.global_step)
     model = trainer.model

@@ -1,9 +1,11 @@
-"""Held-out evaluation of a model: greedy accuracy by the task's verifier, rewards, lengths, examples."""
+"""Held-out evaluation of a model: greedy accuracy by the verifier (`eval.verifier`, default the task's),
+rewards, lengths, examples; on request format compliance, entropy, KL and pass@k (docs/evaluation.md)."""
 
 from __future__ import annotations
 
 from rlft.evaluate import evaluate
 from rlft.stages.common import StageContext, starting_model
+from rlft.stages.eval_extras import StageEval
 
 
 def run(ctx: StageContext):
@@ -15,8 +17,10 @@ def run(ctx: StageContext):
     model, tokenizer, ref, _ = starting_model(ctx)
     metrics, examples = evaluate(
         model, tokenizer, held_out, ctx.verifier(), ctx.rewards(), spec.max_new_tokens, spec.batch_size,
-        spec.num_examples,
+        spec.num_examples, StageEval(ctx).options(model),
     )  # fmt: skip
     ctx.metrics.log(ctx.name, 0, "eval", metrics)
-    ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts")
+    shown = ("format_compliance", "entropy", "kl", *(f"pass@{k}" for k in spec.ks))
+    extra = "".join(f" {k}={metrics[k]:.4g}" for k in shown if metrics.get(k) is not None)
+    ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts{extra}")
     return ref, {"eval": metrics, "examples": examples}

@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from rlft import precheck, recovery
 from rlft.models import save_stage_model
 from rlft.ppo import Models, PPOConfig, train
 from rlft.stages.common import EvalCallback, StageContext, make_trainer_config, starting_model
@@ -22,12 +23,17 @@ def run(ctx: StageContext):
     rewards = ctx.rewards()
     model, tokenizer, save_ref, peft = starting_model(ctx)
     cfg = make_trainer_config(PPOConfig, ctx.stage, ctx.dir / "trainer", ctx.seed)
+    if ctx.checkpoint is not None:  # resuming a killed run (rlft.recovery)
+        cfg.resume_from_checkpoint = str(ctx.checkpoint)
     device = "cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu"
     model.to(device)
+    precheck.at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
     models = Models(model, peft, cfg.value_lora_r)
 
     eval_cb = EvalCallback(ctx, tokenizer, held_out, rewards) if ctx.stage.eval.every and held_out else None
-    last: dict = {}
+    last: dict = dict(ctx.resume_state["last"]) if ctx.resume_state else {}
+    if ctx.resume_state:
+        recovery.restore_eval(eval_cb, ctx.resume_state)
 
     def log(step, metrics):
         last.update(ctx.metrics.log(ctx.name, step, "train", metrics))
@@ -38,8 +44,13 @@ def run(ctx: StageContext):
         if eval_cb is not None and step % ctx.stage.eval.every == 0:
             eval_cb.run(models.policy, step)
 
+    def on_save(path, step):  # completes the checkpoint: a killed run can continue from here
+        recovery.save_state(path, step, recovery.stage_state(ctx, last, eval_cb, resumable=True))
+
+    if eval_cb is not None and ctx.stage.eval.at_start and ctx.checkpoint is None:
+        eval_cb.run(models.policy, 0)  # the starting model's baseline
     start = time.perf_counter()
-    steps = train(models, tokenizer, train_rows, rewards, cfg, log, on_step)
+    steps = train(models, tokenizer, train_rows, rewards, cfg, log, on_step, on_save)
     wall = time.perf_counter() - start
 
     out = save_stage_model(models.policy, tokenizer, ctx.dir, save_ref, is_adapter=models.lora)

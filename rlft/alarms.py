@@ -1,0 +1,118 @@
+"""Reward-hacking alarms: after an RL stage, read its logged metrics and warn when the training reward rose
+while held-out verified accuracy fell, when completions run into the length limit, or when entropy
+collapsed. Thresholds are the stage's `alarms:` block (config.AlarmSpec).
+
+The alarms are warnings, never errors: they are printed (`[stage] WARNING: ...`), stored in summary.json
+(`stages.X.alarms`) and listed at the top of report.md. `find_alarms` is a pure function of the metric
+history, so it is tested on constructed histories (a hacking run and a healthy one).
+"""
+
+from __future__ import annotations
+
+import json
+
+# Where each series comes from, in order of preference: (split, key, transform).
+SOURCES: dict[str, list[tuple[str, str, bool]]] = {
+    "reward": [("train", "reward", False), ("train", "objective/scores", False)],
+    "accuracy": [("eval", "accuracy", False)],
+    "clipped_train": [("train", "completions/clipped_ratio", False), ("train", "val/contain_eos_token", True)],
+    "clipped_eval": [("eval", "completions/clipped_ratio", False)],
+    "entropy": [("train", "entropy", False), ("train", "objective/entropy", False), ("eval", "entropy", False)],
+}
+
+
+def stage_history(records: list[dict], stage: str) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) series of one stage from metrics.jsonl records: train `reward` (TRL; `objective/scores`
+    for PPO and online DPO), eval `accuracy`, the clipped fraction of train and eval completions (online
+    DPO logs `val/contain_eos_token`, its complement) and entropy (train `entropy`, `objective/entropy`,
+    else eval `entropy`). Each series takes the first source the stage logged.
+
+    >>> stage_history([{"stage": "g", "step": 1, "split": "train", "reward": 0.2},
+    ...                {"stage": "g", "step": 1, "split": "eval", "accuracy": 0.5}], "g")["accuracy"]
+    [(1, 0.5)]
+    """
+    out = {}
+    for name, sources in SOURCES.items():
+        for split, key, complement in sources:
+            points = [(r["step"], 1.0 - r[key] if complement else r[key]) for r in records
+                      if r.get("stage") == stage and r.get("split") == split and r.get(key) is not None]  # fmt: skip
+            if points:
+                out[name] = points
+                break
+        else:
+            out[name] = []
+    return out
+
+
+def ends(values: list[float]) -> tuple[float, float]:
+    """Means of the first and the last third of a series (at least one value each), which smooths the noise
+    of single logging steps.
+
+    >>> ends([0.0, 0.1, 0.5, 0.6, 0.9, 1.0])
+    (0.05, 0.95)
+    """
+    w = max(1, len(values) // 3)
+    return sum(values[:w]) / w, sum(values[-w:]) / w
+
+
+def find_alarms(history: dict[str, list[tuple[int, float]]], spec) -> list[dict]:
+    """Alarms for one stage's history (as `stage_history` returns it) under thresholds `spec` (AlarmSpec).
+    Each alarm: {"alarm": name, "message": text, and the numbers it rests on}.
+
+    >>> from rlft.config import AlarmSpec
+    >>> hacked = {"reward": [(1, 0.1), (2, 0.3), (3, 0.6)], "accuracy": [(0, 0.6), (3, 0.4)]}
+    >>> [a["alarm"] for a in find_alarms(hacked, AlarmSpec())]
+    ['reward_up_accuracy_down']
+    >>> find_alarms({"reward": [(1, 0.1), (3, 0.6)], "accuracy": [(0, 0.4), (3, 0.7)]}, AlarmSpec())
+    []
+    """
+    alarms = []
+    reward, accuracy = history.get("reward", []), history.get("accuracy", [])
+    if len(reward) >= 2 and len(accuracy) >= 2:
+        r0, r1 = ends([v for _, v in reward])
+        a0, a1 = accuracy[0][1], accuracy[-1][1]
+        if r1 - r0 >= spec.reward_rise and a0 - a1 >= spec.accuracy_drop:
+            alarms.append({
+                "alarm": "reward_up_accuracy_down",
+                "message": f"possible reward hacking: the training reward rose {r0:.3g} -> {r1:.3g} while held-out "
+                           f"verified accuracy fell {a0:.3g} -> {a1:.3g} (steps {accuracy[0][0]}-{accuracy[-1][0]})",
+                "reward_start": r0, "reward_end": r1, "accuracy_start": a0, "accuracy_end": a1,
+            })  # fmt: skip
+    for name, where in (("clipped_train", "sampled training"), ("clipped_eval", "held-out greedy")):
+        series = history.get(name, [])
+        if series and series[-1][1] >= spec.clipped_ratio:
+            step, value = series[-1]
+            alarms.append({
+                "alarm": "length_limit",
+                "message": f"completions run into the length limit: {value:.0%} of {where} completions at step "
+                           f"{step} ended without eos (threshold {spec.clipped_ratio:.0%})",
+                "source": name, "step": step, "clipped_ratio": value,
+            })  # fmt: skip
+            break
+    entropy = history.get("entropy", [])
+    if len(entropy) >= 2:
+        e0, e1 = ends([v for _, v in entropy])
+        if e0 > 0 and (e0 - e1) / e0 >= spec.entropy_drop:
+            alarms.append({
+                "alarm": "entropy_collapse",
+                "message": f"entropy collapsed: {e0:.3g} -> {e1:.3g} ({(e0 - e1) / e0:.0%} lower; threshold "
+                           f"{spec.entropy_drop:.0%}): the policy has stopped exploring",
+                "entropy_start": e0, "entropy_end": e1,
+            })  # fmt: skip
+    return alarms
+
+
+def review(ctx) -> dict:
+    """What the pipeline adds to a finished stage's summary: `check` (its pre-run check, when it ran) and, for
+    RL stages, `alarms` (each also printed as `[stage] WARNING: ...`)."""
+    from rlft.stages import RL_ALGORITHMS
+
+    out = {}
+    check = ctx.run_dir / ctx.name / "check.json"
+    if check.is_file():
+        out["check"] = json.loads(check.read_text())
+    if ctx.stage.algorithm in RL_ALGORITHMS and ctx.stage.alarms.enabled:
+        out["alarms"] = find_alarms(stage_history(ctx.metrics.read(), ctx.name), ctx.stage.alarms)
+        for alarm in out["alarms"]:
+            ctx.echo(f"[{ctx.name}] WARNING: {alarm['message']}")
+    return out
