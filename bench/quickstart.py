@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -54,13 +55,14 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeats", type=int, default=3, help="runs per seed")
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
-    p.add_argument("--control-seeds", type=int, nargs="*", help="seeds of the random-reward control (default: first seed)")
+    p.add_argument("--control-seeds", type=int, nargs="*", help="control seeds (default: the first)")
     p.add_argument("--no-control", action="store_true")
     p.add_argument("--write", type=Path)
     args = p.parse_args()
     control_seeds = [] if args.no_control else (args.seeds[:1] if args.control_seeds is None else args.control_seeds)
 
     rows, walls, results = [], {}, {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for i in range(args.repeats):
@@ -85,6 +87,9 @@ def main() -> None:
         for seed, (steps, before, after) in results.items()
     ]  # fmt: skip
     all_walls = [w for ws in walls.values() for w in ws]
+    load = f"1-minute load average {load_before:.1f} when the bench started"
+    if os.environ.get("OMP_WAIT_POLICY"):
+        load += f"; OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
     versions = ", ".join(f"{n} {metadata.version(n)}" for n in ("torch", "transformers", "trl", "peft"))
     command = f"python bench/quickstart.py --repeats {args.repeats} --seeds {' '.join(map(str, args.seeds))}"
     if args.no_control:
@@ -93,7 +98,7 @@ def main() -> None:
         command += f" --control-seeds {' '.join(map(str, args.control_seeds))}"
     text = "\n".join([
         f"Measured {date.today()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
-        f"Python {platform.python_version()}, {versions}; command: `{command}`.",
+        f"Python {platform.python_version()}, {versions}, {os.cpu_count()} CPUs ({load}); command: `{command}`.",
         "",
         f"Per seed (accuracy is the same in every repeat of a seed; wall time is the median of its "
         f"{args.repeats} runs, process start included):",
