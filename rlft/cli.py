@@ -1,6 +1,7 @@
 """`rlft run | validate | list | check | check-reward | compare`: the command line over rlft's Python API.
 
-Recipe problems (ConfigError) print one line naming the file and the dotted key and exit with code 2.
+Recipe problems (ConfigError), a reward breaking its contract (RewardError) and a failed write such as a full
+disk (WriteError) print one `error:` line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from rlft.rewards.guard import RewardError
 from rlft.schema import ConfigError
+from rlft.tracking import WriteError
 
 RECIPES_DIR = Path("recipes")
 
@@ -204,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except RewardError as e:  # a user's reward broke the contract mid-run: say where, not the trainer's stack
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except WriteError as e:  # the disk filled up (or is read-only) while saving: nothing was marked complete
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
+from rlft import yamltext
 from rlft.schema import ConfigError, build, join, positive, suggest
 
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -61,15 +62,17 @@ class ModelSpec:
             raise ConfigError(key, f"set exactly one of path, tiny, from_stage (got {', '.join(given) or 'none'})")
         if self.path is not None:
             check_model_path(self.path, join(key, "path"))
+        if self.tokenizer is not None:
+            check_model_path(self.tokenizer, join(key, "tokenizer"), "tokenizer")
 
 
-def check_model_path(path: str, key: str) -> None:
+def check_model_path(path: str, key: str, what: str = "model") -> None:
     """A path that exists is a local model; one that looks local (./, /, ~, ..) but is absent is an error;
     anything else is taken as a hub id and resolved by from_pretrained at load time."""
     if Path(path).expanduser().exists():
         return
     if path.startswith((".", "/", "~")) or path.count("/") > 1 or path.endswith("/"):
-        raise ConfigError(key, f"model folder '{path}' does not exist (give a local folder or a hub id like Org/name)")
+        raise ConfigError(key, f"{what} folder '{path}' does not exist (give a local folder or a hub id like Org/name)")
 
 
 @dataclass
@@ -100,7 +103,9 @@ class DataSpec:
         for name in ("path", "eval_path"):
             value = getattr(self, name)
             if value is not None and not Path(value).expanduser().is_file():
-                raise ConfigError(join(key, name), f"data file '{value}' does not exist")
+                folder = "is a folder; give a .jsonl, .json, .csv or .parquet file"
+                raise ConfigError(join(key, name), f"data file '{value}' "
+                                  + (folder if Path(value).expanduser().is_dir() else "does not exist"))
 
 
 @dataclass
@@ -295,13 +300,17 @@ def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, turning a missing file or a syntax error into a ConfigError."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError("", f"recipe file '{path}' does not exist")
+        raise ConfigError("", f"recipe file '{path}' " + ("is a folder" if path.is_dir() else "does not exist"))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError("", "is not UTF-8 text", str(path)) from None
-    except yaml.YAMLError as e:
+        raw = yamltext.load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        line = e.object.count(b"\n", 0, e.start) + 1
+        raise ConfigError("", f"is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}, line {line})",
+                          str(path)) from None
+    except ValueError as e:
         raise ConfigError("", f"is not valid YAML: {e}", str(path)) from None
+    if raw is None:
+        raise ConfigError("", "is empty; a recipe is a YAML mapping with a 'stages' key", str(path))
     if not isinstance(raw, dict):
         raise ConfigError("", f"a recipe is a YAML mapping with a 'stages' key, got {type(raw).__name__}", str(path))
     return raw
@@ -350,7 +359,7 @@ def check_recipe(recipe: Recipe) -> None:
                               "(KL is measured to the model that stage started from)")
         if algo.uses_data:
             data_key = join(key, "data") if stage.data else "data"
-            data.check(recipe.stage_data(name), data_key, algo.data)
+            data.check(recipe.stage_data(name), data_key, algo.data, held_out=not algo.trains)
             # policy_pairs in the recipe's shared data applies to its dpo stages; in a stage's own data it
             # must belong to a dpo stage
             if stage.data and stage.data.policy_pairs and stage.algorithm != "dpo":

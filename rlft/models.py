@@ -8,6 +8,7 @@ model or a hub id such as `Qwen/Qwen2.5-0.5B-Instruct`.
 from __future__ import annotations
 
 import json
+import shutil
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,9 +84,27 @@ def build_tiny_model(spec: TinyModel, out_dir: str | Path, seed: int) -> Path:
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
     out_dir = Path(out_dir)
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+    save_folder(out_dir, "the tiny model", lambda tmp: (model.save_pretrained(tmp), tok.save_pretrained(tmp)))
     return out_dir
+
+
+def save_folder(target: Path, what: str, save) -> None:
+    """Run `save(folder)` into `<target>.tmp`, then rename it to `target`: a folder named `target` is always
+    whole. When the save fails (disk full), the partial copy is removed, which frees its space, and the
+    error is a WriteError naming `target` and `what` it is."""
+    from rlft.tracking import writing
+
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with writing(target, what):
+            save(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
 
 
 # ---------------------------------------------------------------- artifacts handed between stages
@@ -116,6 +135,16 @@ def torch_dtype(name: str) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
     return getattr(torch, name)
+
+
+def folder_problem(path: str) -> str | None:
+    """Why a local folder cannot be a saved model (transformers' own message for an empty folder talks about
+    tokenizer backends); None for a model folder or anything that is not a local folder (a hub id)."""
+    folder = Path(path).expanduser()
+    if folder.is_dir() and not any((folder / n).is_file() for n in ("config.json", "adapter_config.json")):
+        return (f"cannot load '{path}': the folder has no config.json, so it is not a saved model (give a folder "
+                "written by save_pretrained, or a hub id)")
+    return None
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False):
@@ -163,8 +192,8 @@ def lora_config(fields: dict, task_type: str = "CAUSAL_LM"):
 def save_stage_model(model, tokenizer, out_dir: Path, source: ModelRef, is_adapter: bool) -> ModelRef:
     """Save a trained model (or only its adapter) and return the reference later stages load from."""
     target = out_dir / ("adapter" if is_adapter else "model")
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
+    what = "the stage's " + ("LoRA adapter" if is_adapter else "model")
+    save_folder(target, what, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)))
     if is_adapter:
         return ModelRef(base=source.base, adapters=[*source.adapters, str(target)], tokenizer=str(target))
     return ModelRef(base=str(target), tokenizer=str(target))

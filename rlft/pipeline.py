@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from rlft import distributed as dist
 from rlft.config import Recipe, load_recipe, to_dict
 from rlft.models import ModelRef
-from rlft.tracking import MetricsLog, Timer, environment, new_run_dir, seed_everything, write_json
+from rlft.tracking import Timer, environment, new_run_dir, seed_everything, write_json, write_text, writing
 
 
 @dataclass
@@ -62,7 +63,7 @@ def run(
     retrains reward models from reward_models/ definitions instead of loading them from the cache.
     `resume=True` continues the run in `run_dir` (see rlft.recovery; `resume_run` also checks the recipe).
     """
-    from rlft import alarms, recovery, report, stages
+    from rlft import recovery, report, stages
     from rlft.stages.common import StageContext
 
     if not isinstance(recipe, Recipe):
@@ -70,10 +71,12 @@ def run(
     elif overrides:
         raise ValueError("overrides apply to a recipe file or mapping; edit the Recipe object instead")
     quiet_libraries()
+    dist.setup(recipe, echo)  # several processes (torchrun, accelerate launch): rank 0 writes and prints
+    echo = dist.main_echo(echo)
     timer = Timer()
     if resume and not run_dir:
         raise ValueError("resume=True needs the run_dir to continue")
-    path = Path(run_dir) if run_dir else new_run_dir(recipe.output_dir, recipe.name, recipe.seed)
+    path = dist.broadcast(Path(run_dir) if run_dir else new_run_dir(recipe.output_dir, recipe.name, recipe.seed))
     if resume and (path / "summary.json").is_file():
         echo(f"rlft: run {path} is complete; nothing to resume")
         return RunResult(path, json.loads((path / "summary.json").read_text()))
@@ -82,13 +85,14 @@ def run(
         import torch
 
         torch.set_num_threads(recipe.num_threads)
-    if resume:  # config.yaml stays as the run started; env.json gains this process's environment
+    env_now = {**environment(recipe.seed), **dist.describe()}
+    if resume and dist.is_main():  # config.yaml stays as the run started; env.json gains this process's environment
         env = json.loads((path / "env.json").read_text()) if (path / "env.json").is_file() else {}
-        write_json(path / "env.json", {**env, "resumed": [*env.get("resumed", []), environment(recipe.seed)]})
-    else:
-        (path / "config.yaml").write_text(yaml.safe_dump(to_dict(recipe), sort_keys=False))
-        write_json(path / "env.json", environment(recipe.seed))
-    metrics = MetricsLog(path / "metrics.jsonl")
+        write_json(path / "env.json", {**env, "resumed": [*env.get("resumed", []), env_now]})
+    elif dist.is_main():
+        write_text(path / "config.yaml", yaml.safe_dump(to_dict(recipe), sort_keys=False), "the resolved recipe")
+        write_json(path / "env.json", env_now)
+    metrics = dist.metrics_log(path / "metrics.jsonl")
     verb = "resuming" if resume else "recipe"
     echo(f"rlft: {verb} '{recipe.name}', seed {recipe.seed}, {len(recipe.stages)} stages -> {path}")
 
@@ -102,29 +106,39 @@ def run(
             continue
         checkpoint = state = None
         if resume:  # an interrupted stage continues from its checkpoint; a later one starts afresh
-            checkpoint, state = recovery.prepare(path, name, metrics.path, list(outputs), complete, echo)
+            checkpoint, state = dist.on_main(recovery.prepare, path, name, metrics.path, list(outputs), complete, echo)
             complete = False
         echo(f"[{name}] {stage.algorithm}")
         seed_everything(recipe.seed)
         stage_timer = Timer()
         ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo, use_cache,
                            checkpoint=checkpoint, resume_state=state)  # fmt: skip
-        ref, stage_summary = stages.ALGORITHMS[stage.algorithm].run(ctx)
+        with writing(ctx.dir, f"stage '{name}' file", only_storage=True):  # a full disk: WriteError naming the file
+            ref, stage_summary = stages.ALGORITHMS[stage.algorithm].run(ctx)
         outputs[name] = ref
-        write_json(ctx.dir / "output.json", ref.__dict__)
         stage_summary = {"algorithm": stage.algorithm, "wall_s": stage_timer.seconds(), **stage_summary}
-        stage_summary.update(alarms.review(ctx))  # reward-hacking alarms, the pre-run check's report
-        summary["stages"][name] = stage_summary
-        recovery.sync(ctx.dir)
-        recovery.sync(metrics.path)
-        write_json(ctx.dir / "summary.json", stage_summary)  # written last: the stage is complete
+        summary["stages"][name] = stage_summary = dist.on_main(finish_stage, ctx, ref, stage_summary)
         echo(f"[{name}] done in {stage_summary['wall_s']:.1f}s")
 
     summary["wall_s"] = timer.seconds()
-    report.write(path, summary, metrics.read())
-    write_json(path / "summary.json", summary)
+    if dist.is_main():
+        report.write(path, summary, metrics.read())
+        write_json(path / "summary.json", summary)
     echo(f"rlft: finished in {summary['wall_s']:.1f}s; run folder: {path}")
     return RunResult(path, summary)
+
+
+def finish_stage(ctx, ref: ModelRef, stage_summary: dict) -> dict:
+    """Rank 0 completes a stage's folder: output.json, the alarms and pre-run check's report in the summary,
+    then summary.json, written last (the stage is complete)."""
+    from rlft import alarms, recovery
+
+    write_json(ctx.dir / "output.json", ref.__dict__)
+    stage_summary.update(alarms.review(ctx))  # reward-hacking alarms, the pre-run check's report
+    recovery.sync(ctx.dir)
+    recovery.sync(ctx.metrics.path)
+    write_json(ctx.dir / "summary.json", stage_summary)
+    return stage_summary
 
 
 def resume_run(run_dir: str | Path, recipe: str | Path | Recipe | dict | None = None,

@@ -108,11 +108,13 @@ def plot_overview(summary: dict, out: Path) -> bool:
 def write(run_dir: Path, summary: dict, records: list[dict]) -> None:
     """plots/<stage>.png, plots/overview.png and report.md in the run folder (rlft.report_md)."""
     from rlft import report_md
+    from rlft.tracking import write_text, writing
 
     plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    training = [name for name, s in summary["stages"].items() if "train" in s]
-    drawn = {name for name in training if plot_stage(records, name, plots / f"{name}.png")}
-    has_overview = plot_overview(summary, plots / "overview.png")
+    with writing(plots, "the plots", only_storage=True):  # a full disk: WriteError naming the file
+        plots.mkdir(exist_ok=True)
+        training = [name for name, s in summary["stages"].items() if "train" in s]
+        drawn = {name for name in training if plot_stage(records, name, plots / f"{name}.png")}
+        has_overview = plot_overview(summary, plots / "overview.png")
     text = report_md.render(run_dir, summary, drawn, has_overview)
-    (run_dir / "report.md").write_text(text)
+    write_text(run_dir / "report.md", text, "the report")

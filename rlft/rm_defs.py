@@ -61,16 +61,23 @@ def trained_path(name: str, seed: int, output_dir: str, use_cache: bool = True, 
     """
     import shutil
 
+    from rlft import distributed as dist
     from rlft.pipeline import run
 
     recipe = load_definition(name, seed)
     folder = cache_dir(recipe, output_dir)
     model = folder / STAGE / "model"
-    if use_cache and (folder / "summary.json").exists():
+
+    def cached() -> bool:  # rank 0 looks and clears, so that no rank deletes what another is writing
+        if use_cache and (folder / "summary.json").exists():
+            return True
+        if folder.exists():
+            shutil.rmtree(folder)
+        return False
+
+    if dist.on_main(cached):
         echo(f"  reward model '{name}': cached at {folder}")
         return model
-    if folder.exists():
-        shutil.rmtree(folder)
     echo(f"  reward model '{name}': training into {folder}")
     run(recipe, run_dir=folder, echo=lambda line: echo("  " + line))
     return model

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -127,7 +128,12 @@ def convert(value: Any, tp: Any, key: str) -> Any:
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(key, f"expected a number, got {value!r}")
+            hint = ""
+            if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 3e-4 (no dot) as text
+                hint = f" (YAML reads {value} as text: write it with a dot, e.g. {_with_dot(value)})"
+            raise ConfigError(key, f"expected a number, got {value!r}{hint}")
+        if value != value:
+            raise ConfigError(key, "expected a number, got NaN")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -147,7 +153,8 @@ def build(cls: type, raw: Any, key: str = ""):
     if isinstance(raw, str) and shorthand:
         raw = {shorthand: raw}
     if not isinstance(raw, dict):
-        raise ConfigError(key, f"expected a mapping, got {raw!r}")
+        also = f" or a {shorthand} string" if shorthand else ""
+        raise ConfigError(key, f"expected a mapping{also}, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     check_keys(raw, fields, key, cls.__name__.lower() if not key else f"'{key}'")
@@ -161,6 +168,22 @@ def build(cls: type, raw: Any, key: str = ""):
     if hasattr(obj, "validate"):
         obj.validate(key)
     return obj
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _with_dot(text: str) -> str:
+    """'3e-4' -> '3.0e-4', '1e5' -> '1.0e+5': the spelling YAML 1.1 reads as a float (a dot, a signed exponent)."""
+    mantissa, _, exponent = text.strip().lower().partition("e")
+    mantissa = mantissa if "." in mantissa else mantissa + ".0"
+    if exponent and exponent[0] not in "+-":
+        exponent = "+" + exponent
+    return mantissa + ("e" + exponent if exponent else "")
 
 
 def positive(value: int | float | None, key: str, allow_zero: bool = False) -> None:

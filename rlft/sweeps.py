@@ -98,6 +98,11 @@ def _resolved(recipe: Recipe) -> dict:
 def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, label: str | None = None,
           rewards: list[Callable] | None = None) -> Path:
     """Create a sweep folder (or check that an existing one holds this very recipe) and return it."""
+    from rlft.distributed import expected_world_size
+
+    if expected_world_size() > 1:  # every rank would make its own timestamped sweep folder
+        raise ConfigError("--seeds", "sweeps run one process per seed; launch one multi-process run per seed "
+                          "instead (--run-dir picks its folder), e.g. in a shell loop")
     if isinstance(overrides, list):
         overrides = dict(parse_override(o) for o in overrides)
     overrides = dict(overrides or {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -99,8 +101,14 @@ class MetricsLog:
         for key, value in metrics.items():
             if isinstance(value, (int, float)) and not any(t in key for t in TIMING_KEYS):
                 record[key] = clean(value)
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        size = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            with writing(self.path, "the metrics log"), self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        except WriteError:
+            with contextlib.suppress(OSError):  # no torn last line: the log stays as it was
+                os.truncate(self.path, size)
+            raise
         return record
 
     def read(self) -> list[dict]:
@@ -117,12 +125,71 @@ class Timer:
         return round(time.perf_counter() - self.start, 3)
 
 
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary name, flushed to disk, then renamed), so that a reader, or a run
-    resumed after a crash or power loss, never sees half a file."""
+def write_json(path: Path, data, what: str = "") -> None:
+    """Write JSON atomically (see `write_text`)."""
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n", what)
+
+
+def write_text(path: Path, text: str, what: str = "") -> None:
+    """Write a file atomically (temporary name, flushed to disk, then renamed), so that a reader, or a run
+    resumed after a crash or power loss, never sees half a file. A failed write (disk full) removes the
+    temporary file and raises WriteError naming `path` and `what` it is."""
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as f:
-        f.write(json.dumps(data, indent=2, default=str) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with writing(path, what), tmp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except WriteError:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
+
+
+# errno values meaning the storage refused a write: disk full, quota exceeded, file too large, read-only
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+STORAGE_WORDS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+class WriteError(OSError):
+    """Writing a file of a run failed (disk full, quota, read-only, no permission). The message names the
+    file and what it is; the CLI prints it and exits with code 2. What was being written is never marked
+    complete (a stage's summary.json is written last), so `rlft run --resume` redoes it."""
+
+    def __init__(self, path, what: str, cause: BaseException):
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        code = getattr(cause, "errno", None)
+        name = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
+        full = code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "space" in reason or "quota" in reason
+        fix = "free some space" if full else "make the folder writable (or write elsewhere)"
+        super().__init__(f"cannot write {what + ' ' if what else ''}'{path}': {reason}{name}; nothing "
+                         f"half-written is marked complete: {fix}, then run again (`rlft run --resume RUN_DIR` "
+                         "continues a run)")  # fmt: skip
+        self.errno, self.filename = code, str(path)
+
+    def __str__(self) -> str:  # OSError would print "[Errno 28] None: 'path'"
+        return self.args[0]
+
+
+def storage_error(e: BaseException) -> bool:
+    """Whether an exception means the storage refused a write (libraries written in Rust or C++, such as
+    safetensors, report it in their message rather than as an OSError)."""
+    if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
+        return True
+    return any(w in str(e) for w in STORAGE_WORDS)
+
+
+@contextlib.contextmanager
+def writing(path, what: str = "", only_storage: bool = False):
+    """Turn a failed write inside the block into a WriteError naming `path` and `what`. By default any
+    OSError counts (the block only writes); `only_storage=True` is for a block that does more than
+    write (a whole stage): only a full or read-only disk is turned, named by the file it hit if known."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except Exception as e:
+        if not storage_error(e) and (only_storage or not isinstance(e, OSError)):
+            raise
+        target = (getattr(e, "filename", None) or path) if only_storage else path
+        raise WriteError(target, what, e) from None

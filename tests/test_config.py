@@ -43,7 +43,7 @@ BAD = [
     ("stages.grpo.rewards", ["numeric_mtch"], "stages.grpo.rewards[0].name", "did you mean 'numeric_match'"),
     ("stages.grpo.rewards", ["no_such_module_xyz:fn"], "stages.grpo.rewards[0].name", "cannot import"),
     ("stages.grpo.rewards", [], "stages.grpo.rewards", "needs at least one reward"),
-    ("stages.grpo.trainer.num_generations", 3, "stages.grpo.trainer", "divisible"),
+    ("stages.grpo.trainer.num_generations", 3, "stages.grpo.trainer.num_generations", "must divide the 8"),
     ("stages.eval.trainer", {"max_steps": 1}, "stages.eval.trainer", "not used by algorithm 'eval'"),
     ("data.task", "sorting", "data.task", "unknown task"),
     ("data.kwargs", {"digits": 2, "base": 3}, "data.kwargs.base", "unknown argument"),

@@ -8,16 +8,15 @@ Local JSONL/CSV/Parquet files may be conversational or plain text with the same 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 from rlft.config import DataSpec
+from rlft.data.files import FILE_FORMATS, read_file
 from rlft.data.preferences import preference_rows, unpaired_rows
 from rlft.data.tasks import TASKS, Task, sample_problems
 from rlft.schema import ConfigError, join, suggest
 
 DEFAULT_TRAIN_SIZE = 5000
 DEFAULT_EVAL_SIZE = 200
-FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 # The columns each kind of training data needs in a local file (tasks generate them).
 KINDS = {
     "prompt": ("prompt",),
@@ -26,7 +25,7 @@ KINDS = {
     "unpaired": ("prompt", "completion", "label"),
 }
 
-__all__ = ["TASKS", "Task", "check", "load_splits", "task_rows"]
+__all__ = ["FILE_FORMATS", "TASKS", "Task", "check", "conversational", "load_splits", "read_file", "task_rows"]
 
 
 def task_rows(problems: list[tuple[str, str]]) -> dict[str, list]:
@@ -63,32 +62,9 @@ def _task(spec: DataSpec, key: str) -> Task:
     return task
 
 
-def _read_file(path: str, key: str, required: tuple[str, ...]):
-    from datasets import load_dataset
-
-    suffix = Path(path).suffix.lower()
-    if suffix not in FILE_FORMATS:
-        raise ConfigError(key, f"'{path}' has an unknown extension; allowed: {', '.join(FILE_FORMATS)}")
-    try:
-        ds = load_dataset(FILE_FORMATS[suffix], data_files=str(path), split="train")
-    except Exception as e:  # datasets raises many types for unreadable files; all mean the same to a user
-        raise ConfigError(key, f"cannot read '{path}' as {suffix[1:]}: {type(e).__name__}: {e}") from None
-    if len(ds) == 0:
-        raise ConfigError(key, f"'{path}' has no rows")
-    missing = [c for c in required if c not in ds.column_names]
-    if missing:
-        raise ConfigError(
-            key, f"'{path}' lacks column(s) {', '.join(missing)}; it has: {', '.join(ds.column_names)}"
-        )
-    for column in required:
-        for i, value in enumerate(ds[column]):
-            if value is None or value == "" or value == []:
-                raise ConfigError(key, f"'{path}' row {i}: column '{column}' is empty")
-    return ds
-
-
-def check(spec: DataSpec, key: str, kind: str = "prompt") -> None:
-    """Validate a data spec without generating it (files are read to check the columns `kind` needs)."""
+def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False) -> None:
+    """Validate a data spec without generating it (files are read to check the columns `kind` needs).
+    `held_out`: the stage evaluates, so a file needs `eval_path` or an `eval_size` it can split off."""
     required = KINDS[kind]
     if spec.task is not None:
         task = _task(spec, key)
@@ -101,10 +77,18 @@ def check(spec: DataSpec, key: str, kind: str = "prompt") -> None:
                 f"train_size + eval_size = {n} exceeds the {task.size(**spec.kwargs)} distinct problems of "
                 f"task '{task.name}' with these kwargs",
             )
+        if held_out and spec.eval_size == 0:
+            raise ConfigError(join(key, "eval_size"), "an eval stage needs held-out rows: must be > 0, got 0")
         return
-    _read_file(spec.path, join(key, "path"), required)
+    rows = len(read_file(spec.path, join(key, "path"), required))
     if spec.eval_path:
-        _read_file(spec.eval_path, join(key, "eval_path"), required)
+        read_file(spec.eval_path, join(key, "eval_path"), required)
+    elif spec.eval_size and spec.eval_size >= rows:
+        raise ConfigError(join(key, "eval_size"), f"must be less than the {rows} rows of '{spec.path}' "
+                          f"(they are split into training and held-out rows), got {spec.eval_size}")  # fmt: skip
+    elif held_out and not spec.eval_size:
+        raise ConfigError(key, f"an eval stage needs held-out rows: set eval_path (a file) or eval_size (rows "
+                          f"split off '{spec.path}')")  # fmt: skip
 
 
 def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "prompt"):
@@ -129,9 +113,9 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
         held_rows = make(held, seed + 1, 0.0) if held else None  # held-out pairs are never flipped
         train_set = Dataset.from_dict(make(train, seed, spec.label_noise))
         return train_set, Dataset.from_dict(held_rows) if held_rows else None
-    train = _read_file(spec.path, join(key, "path"), required)
+    train = read_file(spec.path, join(key, "path"), required)
     if spec.eval_path:
-        held = _read_file(spec.eval_path, join(key, "eval_path"), required)
+        held = read_file(spec.eval_path, join(key, "eval_path"), required)
     elif spec.eval_size:
         if spec.eval_size >= len(train):
             raise ConfigError(join(key, "eval_size"), f"{spec.eval_size} >= the {len(train)} rows of '{spec.path}'")
@@ -150,3 +134,11 @@ def verifier_name(spec: DataSpec) -> str | None:
     if spec.task is not None:
         return TASKS[spec.task].verifier
     return "numeric_match"
+
+
+def conversational(spec: DataSpec) -> bool:
+    """Whether a stage's rows are message lists, which need the tokenizer's chat template: a task's always
+    are; a file's are when its first `prompt` is a list."""
+    from rlft.data.files import conversational as file_is_conversational
+
+    return spec.task is not None or file_is_conversational(spec.path)

@@ -133,4 +133,8 @@ def check(spec, key: str) -> None:
     except ConfigError:
         raise
     except (ValueError, TypeError) as e:
+        entry = REWARDS.get(spec.name)
+        if isinstance(e, TypeError) and entry is not None and entry.factory:  # a bad kwarg: say which are taken
+            params = [p for p in inspect.signature(entry.fn).parameters if p not in ("self", "args", "kwargs")]
+            e = f"{e}; reward '{spec.name}' takes kwargs: {', '.join(params) or 'none'}"
         raise ConfigError(join(key, "name"), str(e)) from None

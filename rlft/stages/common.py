@@ -12,15 +12,17 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from rlft import distributed as dist
 from rlft import precheck
 from rlft import rewards as rewards_lib
 from rlft.config import Recipe, Stage
-from rlft.data import load_splits, verifier_name
+from rlft.data import conversational, load_splits, verifier_name
 from rlft.evaluate import evaluate
-from rlft.models import ModelRef, build_tiny_model, load_model, load_tokenizer, lora_config
+from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config
 from rlft.recovery import CheckpointCallback, check_checkpointing
 from rlft.schema import ConfigError, check_keys, convert, join
 from rlft.stages.eval_extras import StageEval
+from rlft.stages.limits import LORA_LIMITS, TRAINER_LIMITS, check_groups, check_limits
 from rlft.tracking import TIMING_KEYS, MetricsLog
 
 log = logging.getLogger("rlft")
@@ -99,7 +101,7 @@ def source_ref(ctx: StageContext) -> ModelRef:
     if spec.from_stage is not None:
         return ctx.outputs[spec.from_stage]
     if spec.tiny is not None:
-        path = build_tiny_model(spec.tiny, ctx.dir / "init", ctx.seed)
+        path = dist.on_main(build_tiny_model, spec.tiny, ctx.dir / "init", ctx.seed)  # the others wait for it
         return ModelRef(base=str(path), tokenizer=str(path))
     return ModelRef(base=spec.path, tokenizer=spec.tokenizer or spec.path)
 
@@ -113,14 +115,19 @@ def starting_model(ctx: StageContext, head: str = "causal"):
     spec, stage = ctx.stage.model, ctx.stage
     ref = source_ref(ctx)
     continue_adapter = bool(ref.adapters) and not spec.merge_adapter and stage.lora is None
+    if folder_problem(ref.base):
+        raise ConfigError(f"{ctx.key}.model", folder_problem(ref.base))
     try:
         tokenizer = load_tokenizer(spec.tokenizer or ref.tokenizer or ref.base, spec.trust_remote_code)
         model = load_model(ref, spec, trainable_adapter=continue_adapter, head=head)
     except Exception as e:  # transformers raises OSError, ValueError or KeyError for an unusable folder or id
         first_line = str(e).strip().split("\n")[0]
         raise ConfigError(f"{ctx.key}.model", f"cannot load '{ref.base}': {type(e).__name__}: {first_line}") from None
-    if tokenizer.chat_template is None:
-        log.warning("tokenizer of '%s' has no chat template; conversational data will fail", ref.base)
+    if tokenizer.chat_template is None and conversational(ctx.recipe.stage_data(ctx.name)):
+        raise ConfigError(f"{ctx.key}.model", f"the tokenizer of '{spec.tokenizer or ref.tokenizer or ref.base}' "
+                          "has no chat template, and this stage's data is conversational (lists of messages; every "
+                          "built-in task is); set model.tokenizer to one that has a template (e.g. the model's "
+                          "instruct version), or give plain-text data: a file with prompt/completion strings")
     save_ref = dataclasses.replace(ref, adapters=ref.adapters[:-1]) if continue_adapter else ref
     if head == "reward" and model.config.pad_token_id is None:  # the classifier finds the last token by it
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -147,13 +154,15 @@ def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
     allowed = {f.name for f in dataclasses.fields(config_cls) if f.init}
     check_keys(stage.trainer, allowed, join(key, "trainer"), config_cls.__name__)
     check_value_types(config_cls, stage.trainer, join(key, "trainer"))
+    check_limits(stage.trainer, TRAINER_LIMITS, allowed, join(key, "trainer"))
+    check_groups(config_cls, stage.trainer, join(key, "trainer"))
     check_checkpointing(config_cls, stage, key)
     for managed in ("output_dir",):
         if managed in stage.trainer:
             raise ConfigError(join(join(key, "trainer"), managed), "is set by rlft (the stage's folder in the run)")
     try:
         make_trainer_config(config_cls, stage, Path("/tmp/rlft-validate"), seed=0)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, ArithmeticError) as e:  # GRPOConfig divides by some of these values
         raise ConfigError(join(key, "trainer"), f"{config_cls.__name__} refuses these settings: {e}") from None
 
 
@@ -185,6 +194,7 @@ def check_lora(stage: Stage, key: str) -> None:
     allowed = {f.name for f in dataclasses.fields(LoraConfig) if f.init}
     check_keys(stage.lora, allowed, join(key, "lora"), "LoraConfig")
     check_value_types(LoraConfig, stage.lora, join(key, "lora"))
+    check_limits(stage.lora, LORA_LIMITS, allowed, join(key, "lora"))
     try:
         lora_config(stage.lora)
     except (ValueError, TypeError) as e:
@@ -264,13 +274,17 @@ class EvalCallback(TrainerCallback):
             self.run(model, 0)  # the starting model's baseline
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if not state.is_world_process_zero or state.global_step % self.spec.every:
+        if state.global_step % self.spec.every:
             return
-        metrics = self.run(model, state.global_step)
-        target = self.spec.stop_at_accuracy
-        if target is not None and (metrics.get("accuracy") or 0.0) >= target:
+        stop = False
+        if state.is_world_process_zero:
+            metrics = self.run(model, state.global_step)
+            target = self.spec.stop_at_accuracy
+            if target is not None and (metrics.get("accuracy") or 0.0) >= target:
+                self.ctx.echo(f"  [{self.ctx.name}] accuracy {metrics['accuracy']:.3f} >= {target}: stopping")
+                stop = True
+        if dist.broadcast(stop):  # rank 0 evaluated; in a multi-process run every rank stops at this step
             self.stopped_at = state.global_step
-            self.ctx.echo(f"  [{self.ctx.name}] accuracy {metrics['accuracy']:.3f} >= {target}: stopping")
             control.should_training_stop = True
 
 
@@ -281,7 +295,7 @@ def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rew
     model, tokenizer, save_ref, peft = starting_model(ctx)
     args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **(config_defaults or {}))
     eval_rewards = rewards if rewards is not None else ctx.rewards()
-    precheck.at_stage_start(ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
+    dist.on_main(precheck.at_stage_start, ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
     eval_cb = EvalCallback(ctx, tokenizer, held_out, eval_rewards) if ctx.stage.eval.every and held_out else None
     trainer = trainer_cls(
         model=model,
@@ -300,18 +314,17 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     (output ref, stage summary)."""
     from transformers.trainer_callback import PrinterCallback
 
-    from rlft.models import save_stage_model
-
+    dist.check_trainer(trainer.args, ctx.key)  # several processes: the trainer must sync them
     metrics_cb = MetricsCallback(ctx)
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints a shorter line
     trainer.add_callback(metrics_cb)
     trainer.add_callback(CheckpointCallback(ctx, trainer, metrics_cb, eval_cb, ctx.resume_state))
     result = trainer.train(resume_from_checkpoint=str(ctx.checkpoint) if ctx.checkpoint else None)
-    if eval_cb is not None and (not eval_cb.history or eval_cb.history[-1]["step"] != trainer.state.global_step):
+    last_eval = eval_cb.history[-1]["step"] if eval_cb is not None and eval_cb.history else None
+    if eval_cb is not None and dist.is_main() and last_eval != trainer.state.global_step:
         eval_cb.run(trainer.model, trainer.state.global_step)
-    model = trainer.model
-    is_adapter = hasattr(model, "peft_config")
-    out = save_stage_model(model, tokenizer, ctx.dir, save_ref, is_adapter)
+    is_adapter = hasattr(trainer.model, "peft_config")
+    out = dist.save_trained(trainer, tokenizer, ctx.dir, save_ref, is_adapter)
     train = {k: v for k, v in metrics_cb.last.items()}
     train.update({"global_step": trainer.state.global_step, "train_loss": result.training_loss})
     summary = {"train": train, "timing": metrics_cb.timing, "output": out.__dict__}

@@ -4,6 +4,7 @@ rewards, lengths, examples; on request format compliance, entropy, KL and pass@k
 from __future__ import annotations
 
 from rlft.evaluate import evaluate
+from rlft.schema import ConfigError
 from rlft.stages.common import StageContext, starting_model
 from rlft.stages.eval_extras import StageEval
 
@@ -12,7 +13,7 @@ def run(ctx: StageContext):
     spec = ctx.stage.eval
     _, held_out = ctx.data()
     if held_out is None:
-        raise ValueError(f"{ctx.key}: an eval stage needs held-out data (data.eval_path or data.eval_size)")
+        raise ConfigError(f"{ctx.key}.data", "an eval stage needs held-out data (data.eval_path or data.eval_size)")
     held_out = held_out.select(range(min(spec.size or len(held_out), len(held_out))))
     model, tokenizer, ref, _ = starting_model(ctx)
     metrics, examples = evaluate(

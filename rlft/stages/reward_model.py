@@ -8,6 +8,7 @@ trained fully (peft's SEQ_CLS task). The stage always leaves a merged model fold
 
 from __future__ import annotations
 
+from rlft import distributed as dist
 from rlft import rm_report
 from rlft.models import ModelRef, load_model
 from rlft.rm import STATS_FILE, pairwise_report, score
@@ -32,7 +33,11 @@ def run(ctx: StageContext):
         model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=peft
     )
     _, summary = train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb=None)
+    return dist.on_main(finish, ctx, trainer, tokenizer, held_out, save_ref, summary)  # rank 0 scores and saves
 
+
+def finish(ctx: StageContext, trainer, tokenizer, held_out, save_ref: ModelRef, summary: dict):
+    """The merged reward model (for a LoRA stage) and its held-out quality report."""
     model = trainer.model.merge_and_unload() if hasattr(trainer.model, "peft_config") else trainer.model
     merged = ctx.dir / "model"
     if not merged.exists():  # a LoRA stage saved only its adapter: add the merged reward model

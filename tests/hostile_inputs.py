@@ -1,0 +1,424 @@
+"""The hostile-input corpus: broken recipes, data files, models, rewards and a full disk, each with the words
+its one-line error must contain. `tests/test_hostile_inputs.py` runs every case through `rlft run` and checks
+exit code 2, a single `error: ...` line without a traceback, and that nothing in the run folder looks complete.
+
+To add a case (every bug found in the wild should become one): append a `case(...)` to CASES with an id, one
+line on what the input is, the recipe (a mapping from the helpers below, raw YAML text or bytes), the files
+it needs and the words the message must contain: the file, key, line or row, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
+
+from rlft.config import apply_overrides
+
+DROP = object()  # an override value that removes the key
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    what: str  # one line: what the input is
+    expect: tuple[str, ...]  # words the error line must contain
+    recipe: Any = None  # a mapping (written as YAML), YAML text or bytes
+    files: dict[str, Any] = field(default_factory=dict)  # name -> text, bytes or maker(path, tiny_model_dir)
+    args: tuple[str, ...] = ()  # key=value overrides on the command line
+    recipe_path: str = "recipe.yaml"  # the recipe argument (a case may point at a missing file or a folder)
+    fault: str | None = None  # a simulated failure while running (see test_hostile_inputs.FAULTS)
+    runs: bool = False  # passes validation and fails once the stage starts (never after training)
+
+
+def case(id: str, what: str, expect: tuple[str, ...] | str, recipe: Any = None, **kwargs) -> Case:
+    return Case(id, what, (expect,) if isinstance(expect, str) else tuple(expect), recipe, **kwargs)
+
+
+def edit(recipe: dict, changes: dict) -> dict:
+    """A deep copy of `recipe` with dotted keys set (DROP removes one)."""
+    out = copy.deepcopy(recipe)
+    for dotted, value in changes.items():
+        if value is DROP:
+            *parents, last = dotted.split(".")
+            node = out
+            for part in parents:
+                node = node[part]
+            node.pop(last)
+        else:
+            apply_overrides(out, {dotted: copy.deepcopy(value)})
+    return out
+
+
+def pipeline(**changes) -> dict:
+    """sft -> grpo -> eval on a built-in task; `changes` are dotted keys with `__` for dots."""
+    base = smoke_recipe(sft=copy.deepcopy(SFT), grpo={**copy.deepcopy(GRPO), "model": {"from_stage": "sft"}},
+                        eval={**EVAL, "model": {"from_stage": "grpo"}})
+    return edit(base, {k.replace("__", "."): v for k, v in changes.items()})
+
+
+def on_file(algorithm: str = "sft", path: str = "data.jsonl", **changes) -> dict:
+    """One stage of `algorithm` on a tiny model, trained on a local file."""
+    stage = {"algorithm": algorithm, "model": copy.deepcopy(TINY), "trainer": {"max_steps": 1}}
+    if algorithm == "grpo":
+        stage = {**copy.deepcopy(GRPO), "model": copy.deepcopy(TINY)}
+    if algorithm == "eval":
+        stage = {**EVAL, "model": copy.deepcopy(TINY)}
+    base = {"name": "hostile", "seed": 0, "data": {"path": path}, "stages": {"s": stage}}
+    return edit(base, {k.replace("__", "."): v for k, v in changes.items()})
+
+
+def eval_only(**changes) -> dict:
+    """One eval stage of a tiny model on 4 held-out problems: the fastest recipe that runs."""
+    base = smoke_recipe(e={"algorithm": "eval", "model": copy.deepcopy(TINY), "eval": {"max_new_tokens": 2}})
+    base["data"]["eval_size"] = 4
+    return edit(base, {k.replace("__", "."): v for k, v in changes.items()})
+
+
+def jsonl(rows: list) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+ROWS = [{"prompt": f"{i}+1=", "completion": str(i + 1), "answer": str(i + 1)} for i in range(20)]
+
+
+def rows_with(index: int, **values) -> str:
+    """ROWS as JSONL with row `index` changed (a value of DROP removes the column)."""
+    rows = copy.deepcopy(ROWS)
+    for k, v in values.items():
+        if v is DROP:
+            rows[index].pop(k)
+        else:
+            rows[index][k] = v
+    return jsonl(rows)
+
+
+def million_rows_one_broken(path: Path, _tiny: Path) -> None:
+    """10^6 rows, line 999,991 cut short (a missing brace): written in one call, about 40 MB."""
+    good = json.dumps({"prompt": "12+34=", "completion": "46"}) + "\n"
+    path.write_text(good * 999_990 + '{"prompt": "1+1=", "completion": "2"\n' + good * 9)
+
+
+def frame(columns: dict, kind: str) -> Callable[[Path, Path], None]:
+    """A maker writing `columns` as CSV or Parquet with pandas."""
+
+    def make(path: Path, _tiny: Path) -> None:
+        import pandas as pd
+
+        df = pd.DataFrame(columns)
+        if kind == "csv":
+            df.to_csv(path, index=False)
+        else:
+            df.to_parquet(path)
+
+    return make
+
+
+def model_without_chat_template(path: Path, tiny: Path) -> None:
+    """The tiny model and tokenizer with the chat template removed (like a base model's tokenizer)."""
+    shutil.copytree(tiny, path)
+    (path / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((path / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (path / "tokenizer_config.json").write_text(json.dumps(config))
+
+
+def empty_folder(path: Path, _tiny: Path) -> None:
+    path.mkdir()
+
+
+GOOD = jsonl(ROWS)
+PREFS = jsonl([{"prompt": "1+1=", "chosen": "2", "rejected": "3"}] * 2)
+REWARD = "def shaped(completions, **kwargs):\n    return [1.0 for _ in completions]\n\nLIMIT = 3\n"
+YAML_OK = "name: hostile\nstages:\n  e: {algorithm: eval, model: {tiny: {hidden_size: 32}}}\n"
+
+CASES = [
+    # ---------------------------------------------------------------- the recipe file itself
+    case("yaml-unclosed", "a flow list never closed", ("recipe.yaml", "not valid YAML", "line 1, column 14"),
+         "stages: [oops"),
+    case("yaml-tab", "a tab used for indentation", ("not valid YAML", "line 2", "cannot start any token"),
+         "stages:\n\tsft: {}\n"),
+    case("yaml-duplicate-stage", "two stages named sft: YAML would keep only the second",
+         ("line 4, column 3", "key 'sft' appears twice"),
+         "data: {task: arithmetic}\nstages:\n  sft: {algorithm: eval, model: a}\n  sft: {algorithm: eval, model: b}\n"),
+    case("yaml-duplicate-seed", "seed given twice", "key 'seed' appears twice", "seed: 0\nseed: 1\n" + YAML_OK),
+    case("yaml-list", "the recipe is a YAML list", ("a recipe is a YAML mapping", "got list"), "- a\n- b\n"),
+    case("yaml-scalar", "the recipe is one string", ("a recipe is a YAML mapping", "got str"), "just some text\n"),
+    case("yaml-empty", "an empty recipe file", ("recipe.yaml", "is empty"), ""),
+    case("yaml-comments-only", "a recipe of comments only", "is empty", "# to do\n"),
+    case("yaml-not-utf8", "a Latin-1 byte in the recipe", ("not UTF-8", "0xe9", "offset 16, line 1"),
+         b"description: caf\xe9\n" + YAML_OK.encode()),
+    case("yaml-python-tag", "a PyYAML tag that would run a command", ("not valid YAML", "python/object/apply"),
+         "seed: !!python/object/apply:os.system [echo hi]\n"),
+    case("recipe-missing", "the recipe path names no file", "recipe file 'nope.yaml' does not exist",
+         recipe_path="nope.yaml"),
+    case("recipe-folder", "the recipe path is a folder", "recipe file '.' is a folder", recipe_path="."),
+    case("no-stages", "a recipe without stages", "stages: is required", "name: x\nseed: 0\n"),
+    case("stages-empty", "an empty stages mapping", "at least one stage", "stages: {}\n"),
+    case("stages-list", "stages written as a list", "stages: expected a mapping", "stages: [sft, grpo]\n"),
+    case("stage-scalar", "a stage that is a number", "stages.sft: expected a mapping, got 3", "stages: {sft: 3}\n"),
+    case("stage-name-dot", "a stage name with a dot", ("stages.a.b", "no dots"),
+         "stages:\n  a.b: {algorithm: eval, model: x}\n"),
+    # ---------------------------------------------------------------- wrong types
+    case("seed-text", "seed: zero", ("seed: expected an integer", "'zero'"), pipeline(seed="zero")),
+    case("max-steps-text", "max_steps: ten", ("stages.sft.trainer.max_steps", "expected an integer"),
+         pipeline(stages__sft__trainer__max_steps="ten")),
+    case("lr-yaml11", "3e-4, which YAML 1.1 reads as a string", ("stages.sft.trainer.learning_rate", "3.0e-4"),
+         "stages:\n  sft:\n    algorithm: sft\n    model: {tiny: {}}\n    trainer: {learning_rate: 3e-4}\n"),
+    case("lr-nan", "learning_rate: .nan", ("stages.sft.trainer.learning_rate", "NaN"),
+         pipeline(stages__sft__trainer__learning_rate=float("nan"))),
+    case("lora-r-float", "a fractional LoRA rank", ("stages.sft.lora.r", "expected an integer"),
+         pipeline(stages__sft__lora={"r": 0.5})),
+    case("bool-text", "eval.entropy: maybe", ("stages.eval.eval.entropy", "expected true or false"),
+         pipeline(stages__eval__eval__entropy="maybe")),
+    case("batch-bool", "a batch size of true", ("per_device_train_batch_size", "expected an integer, got True"),
+         pipeline(stages__sft__trainer__per_device_train_batch_size=True)),
+    case("rewards-scalar", "rewards as a string, not a list", ("stages.grpo.rewards", "expected a list"),
+         pipeline(stages__grpo__rewards="numeric_match")),
+    case("weight-text", "a reward weight of 'heavy'", ("stages.grpo.rewards[0].weight", "expected a number"),
+         pipeline(stages__grpo__rewards=[{"name": "numeric_match", "weight": "heavy"}])),
+    case("model-number", "model: 42", ("stages.sft.model", "expected a mapping or a path string"),
+         pipeline(stages__sft__model=42)),
+    case("task-kwargs-list", "data.kwargs as a list", ("data.kwargs", "expected a mapping"),
+         pipeline(data__kwargs=[1, 2])),
+    case("algorithm-null", "algorithm: null", ("stages.sft.algorithm", "expected a string"),
+         pipeline(stages__sft__algorithm=None)),
+    case("algorithm-missing", "a stage without an algorithm", ("stages.sft.algorithm", "is required"),
+         pipeline(stages__sft__algorithm=DROP)),
+    case("threads-float", "num_threads: 1.5", ("num_threads", "expected an integer"), pipeline(num_threads=1.5)),
+    # ---------------------------------------------------------------- unknown keys, at every level
+    case("key-top", "an unknown top-level key", ("colour", "unknown key", "allowed:"), pipeline(colour="red")),
+    case("key-stage", "a typo in a stage key", ("stages.sft.modle", "did you mean 'model'"),
+         pipeline(stages__sft__modle={"path": "x"})),
+    case("key-model", "a typo in the model block", ("stages.sft.model.paht", "did you mean 'path'"),
+         pipeline(stages__sft__model={"paht": "x"})),
+    case("key-tiny", "a typo in the tiny model", ("stages.sft.model.tiny.hiden_size", "did you mean 'hidden_size'"),
+         pipeline(stages__sft__model__tiny__hiden_size=8)),
+    case("key-data", "a typo in the data block", ("data.tsk", "did you mean 'task'"), pipeline(data__tsk="x")),
+    case("key-task-kwargs", "a task argument the task lacks", ("data.kwargs.base", "unknown argument", "allowed:"),
+         pipeline(data__kwargs__base=3)),
+    case("key-trainer", "a TRL field misspelt", ("stages.sft.trainer.lerning_rate", "did you mean 'learning_rate'"),
+         pipeline(stages__sft__trainer__lerning_rate=0.1)),
+    case("key-lora", "a LoRA field peft lacks", ("stages.sft.lora.rank", "LoraConfig"),
+         pipeline(stages__sft__lora={"rank": 8})),
+    case("key-eval", "a typo in the eval block", ("stages.eval.eval.evry", "allowed:"),
+         pipeline(stages__eval__eval__evry=5)),
+    case("key-alarms", "a typo in the alarms block", ("stages.grpo.alarms.reward_rize", "did you mean 'reward_rise'"),
+         pipeline(stages__grpo__alarms__reward_rize=0.1)),
+    case("key-check", "a typo in the check block", ("stages.grpo.check.promts", "did you mean 'prompts'"),
+         pipeline(stages__grpo__check__promts=4)),
+    case("key-reward", "a typo in a reward entry", ("stages.grpo.rewards[0].wieght", "did you mean 'weight'"),
+         pipeline(stages__grpo__rewards=[{"name": "numeric_match", "wieght": 2}])),
+    case("key-reward-kwargs", "a keyword the reward factory lacks",
+         ("stages.grpo.rewards[0]", "max_len", "takes kwargs: max_completion_len"),
+         pipeline(stages__grpo__rewards=[{"name": "soft_overlong", "kwargs": {"max_len": 3}}])),
+    case("key-verifier", "a typo inside eval.verifier", ("stages.eval.eval.verifier.kwarg", "allowed:"),
+         pipeline(stages__eval__eval__verifier={"name": "numeric_match", "kwarg": {}})),
+    case("unknown-algorithm", "algorithm: ppo2", ("stages.sft.algorithm", "allowed: sft, grpo"),
+         pipeline(stages__sft__algorithm="ppo2")),
+    case("unknown-reward", "a misspelt built-in reward", ("stages.grpo.rewards[0].name", "numeric_match"),
+         pipeline(stages__grpo__rewards=["numeric_mtch"])),
+    case("unknown-task", "a task that does not exist", ("data.task", "unknown task", "allowed:"),
+         pipeline(data__task="sorting")),
+    # ---------------------------------------------------------------- negative or zero sizes
+    case("train-size-zero", "data.train_size: 0", ("data.train_size", "must be > 0"), pipeline(data__train_size=0)),
+    case("eval-size-negative", "data.eval_size: -5", ("data.eval_size", "must be >= 0"),
+         pipeline(data__eval_size=-5)),
+    case("hidden-zero", "a tiny model of width 0", ("stages.sft.model.tiny.hidden_size", "must be > 0"),
+         pipeline(stages__sft__model__tiny__hidden_size=0)),
+    case("layers-negative", "-1 layers", ("stages.sft.model.tiny.num_layers", "must be > 0"),
+         pipeline(stages__sft__model__tiny__num_layers=-1)),
+    case("eval-batch-zero", "eval.batch_size: 0", ("stages.eval.eval.batch_size", "must be > 0"),
+         pipeline(stages__eval__eval__batch_size=0)),
+    case("max-new-tokens-negative", "eval.max_new_tokens: -1", ("stages.eval.eval.max_new_tokens", "must be > 0"),
+         pipeline(stages__eval__eval__max_new_tokens=-1)),
+    case("max-steps-zero", "max_steps: 0 (TRL would train 3 epochs)", ("stages.sft.trainer.max_steps", "-1"),
+         pipeline(stages__sft__trainer__max_steps=0)),
+    case("batch-zero", "per_device_train_batch_size: 0",
+         ("stages.sft.trainer.per_device_train_batch_size", "must be >= 1"),
+         pipeline(stages__sft__trainer__per_device_train_batch_size=0)),
+    case("batch-negative", "per_device_train_batch_size: -8", ("per_device_train_batch_size", "got -8"),
+         pipeline(stages__grpo__trainer__per_device_train_batch_size=-8)),
+    case("lr-negative", "a negative learning rate", ("stages.sft.trainer.learning_rate", "must be >= 0"),
+         pipeline(stages__sft__trainer__learning_rate=-0.1)),
+    case("generations-zero", "num_generations: 0 (GRPOConfig divided by it)",
+         ("stages.grpo.trainer.num_generations", "must be >= 2"), pipeline(stages__grpo__trainer__num_generations=0)),
+    case("completion-length-zero", "max_completion_length: 0",
+         ("stages.grpo.trainer.max_completion_length", "must be >= 1"),
+         pipeline(stages__grpo__trainer__max_completion_length=0)),
+    case("temperature-zero", "sampling at temperature 0", ("stages.grpo.trainer.temperature", "must be > 0"),
+         pipeline(stages__grpo__trainer__temperature=0.0)),
+    case("accumulation-zero", "gradient_accumulation_steps: 0",
+         ("stages.sft.trainer.gradient_accumulation_steps", "must be >= 1"),
+         pipeline(stages__sft__trainer__gradient_accumulation_steps=0)),
+    case("lora-rank-zero", "a LoRA rank of 0", ("stages.sft.lora.r", "must be >= 1"),
+         pipeline(stages__sft__lora={"r": 0})),
+    case("threads-zero", "num_threads: 0", ("num_threads", "must be > 0"), pipeline(num_threads=0)),
+    case("check-k-one", "a pre-run check with one sample per prompt", ("stages.grpo.check.k", "must be >= 2"),
+         pipeline(stages__grpo__check__k=1)),
+    # ---------------------------------------------------------------- num_generations must divide the batch
+    case("generations-3-of-8", "3 completions per prompt from a round of 8",
+         ("stages.grpo.trainer.num_generations", "must divide the 8", "allowed: 2, 4, 8"),
+         pipeline(stages__grpo__trainer__num_generations=3)),
+    case("generations-accumulated", "batch 2 x 3 accumulation steps = 6 completions, num_generations 4",
+         ("num_generations", "per_device_train_batch_size 2 x steps_per_generation 3", "allowed: 2, 3, 6"),
+         pipeline(stages__grpo__trainer__per_device_train_batch_size=2,
+                  stages__grpo__trainer__gradient_accumulation_steps=3)),
+    case("generations-rloo", "RLOO with 5 completions per prompt from a round of 6",
+         ("stages.s.trainer.num_generations", "must divide the 6", "allowed: 2, 3, 6"),
+         on_file("grpo", stages__s__algorithm="rloo", stages__s__trainer__per_device_train_batch_size=6,
+                 stages__s__trainer__num_generations=5), files={"data.jsonl": GOOD}),
+    # ---------------------------------------------------------------- data files
+    case("data-missing", "data.path names no file", ("data.path", "data file 'missing.jsonl' does not exist"),
+         on_file(path="missing.jsonl")),
+    case("eval-path-missing", "data.eval_path names no file", ("data.eval_path", "'held.jsonl' does not exist"),
+         on_file(data__eval_path="held.jsonl"), files={"data.jsonl": GOOD}),
+    case("data-folder", "data.path is a folder", ("data.path", "data file 'rows.jsonl' is a folder; give a .jsonl"),
+         on_file(path="rows.jsonl"),
+         files={"rows.jsonl": empty_folder}),
+    case("data-empty", "a 0-byte data file", ("data.path", "'data.jsonl' is empty (0 bytes)"), on_file(),
+         files={"data.jsonl": ""}),
+    case("data-blank-lines", "a JSONL file of blank lines", ("data.path", "has no rows"), on_file(),
+         files={"data.jsonl": "\n\n  \n"}),
+    case("data-not-utf8", "a Latin-1 byte on line 3 of a JSONL file",
+         ("data.path", "not UTF-8", "0xe9", "offset 68 (line 2, column 16)"), on_file(),
+         files={"data.jsonl": GOOD.encode().replace(b'"1+1=', b'"caf\xe9 1+1=', 1)}),
+    case("csv-not-utf8", "a Latin-1 CSV file", ("data.path", "'data.csv' is not UTF-8", "line 3"),
+         on_file(path="data.csv"), files={"data.csv": b"prompt,completion\n1+1=,2\ncaf\xe9,3\n"}),
+    case("data-missing-column", "rows without a completion column",
+         ("data.path", "lacks column(s) completion", "it has: prompt"), on_file(),
+         files={"data.jsonl": jsonl([{"prompt": "1+1="}])}),
+    case("csv-missing-column", "a CSV file with a question column instead of prompt",
+         ("'data.csv' lacks column(s) prompt", "it has: question"), on_file(path="data.csv"),
+         files={"data.csv": "question,completion\n1+1=,2\n"}),
+    case("data-missing-column-later", "line 6 lacks its completion",
+         ("'data.jsonl' line 6, row 5", "lacks column(s) completion"), on_file(),
+         files={"data.jsonl": rows_with(5, completion=DROP)}),
+    case("data-empty-string", "an empty prompt on line 8", ("'data.jsonl' line 8, row 7", "'prompt' is empty"),
+         on_file(), files={"data.jsonl": rows_with(7, prompt="")}),
+    case("data-whitespace", "a completion of spaces", ("line 3, row 2", "'completion' is empty (only whitespace)"),
+         on_file(), files={"data.jsonl": rows_with(2, completion="   ")}),
+    case("data-number-prompt", "a prompt that is a number", ("line 5, row 4", "'prompt' is 7 (a number)",
+         "expected a non-empty string or a list of {role, content} messages"), on_file(),
+         files={"data.jsonl": rows_with(4, prompt=7)}),
+    case("data-null-prompt", "a null prompt", ("line 1, row 0", "'prompt' is empty (null)"), on_file(),
+         files={"data.jsonl": rows_with(0, prompt=None)}),
+    case("data-dict-prompt", "a prompt that is a mapping", ("line 2, row 1", "(a mapping)"), on_file(),
+         files={"data.jsonl": rows_with(1, prompt={"text": "1+1="})}),
+    case("data-message-no-role", "a message without a role", ("line 4, row 3", "message 0", "\"role\": one of"),
+         on_file(), files={"data.jsonl": rows_with(3, prompt=[{"content": "1+1="}])}),
+    case("data-empty-messages", "an empty list of messages", ("line 2, row 1", "an empty list of messages"),
+         on_file(), files={"data.jsonl": rows_with(1, prompt=[])}),
+    case("data-mixed-column", "prompts as strings, then as messages on line 10",
+         ("line 10, row 9", "but earlier rows hold a string"), on_file(),
+         files={"data.jsonl": rows_with(9, prompt=[{"role": "user", "content": "9+1="}],
+                                        completion=[{"role": "assistant", "content": "10"}])}),
+    case("data-mixed-row", "a message-list prompt with a string completion",
+         ("line 1, row 0", "'completion' is a string but 'prompt' is a list of messages"), on_file(),
+         files={"data.jsonl": jsonl([{"prompt": [{"role": "user", "content": "1+1="}], "completion": "2"}])}),
+    case("data-array-line", "a JSONL line that is an array", ("line 1, row 0", "expected a JSON object"),
+         on_file(), files={"data.jsonl": '["1+1=", "2"]\n'}),
+    case("data-truncated", "a JSONL file cut off mid-line (a crashed writer)", ("'data.jsonl' line 20, row 19",
+         "not valid JSON at column 41 (Unterminated string"), on_file(), files={"data.jsonl": GOOD[:-12]}),
+    case("data-million-rows", "10^6 rows with one malformed line near the end",
+         ("data.path", "'data.jsonl' line 999991, row 999990", "not valid JSON at the end of the line"), on_file(),
+         files={"data.jsonl": million_rows_one_broken}),
+    case("csv-empty-cell", "a CSV row with an empty completion cell",
+         ("'data.csv' row 1", "'completion' is empty (null)"), on_file(path="data.csv"),
+         files={"data.csv": "prompt,completion\n1+1=,2\n2+2=,\n"}),
+    case("csv-whitespace-prompt", "a CSV prompt cell of spaces (numbers in a CSV are text: fine)",
+         ("'data.csv' row 1", "'prompt' is empty (only whitespace)"), on_file(path="data.csv"),
+         files={"data.csv": frame({"prompt": ["1+1=", "   "], "completion": [2, 4]}, "csv")}),
+    case("csv-extra-field", "a CSV row with more cells than the header (an unquoted comma)",
+         ("cannot read 'data.csv' as csv", "Expected 2 fields in line 3, saw 3"), on_file(path="data.csv"),
+         files={"data.csv": "prompt,completion\n1+1=,2\nsay 1,2,3\n"}),
+    case("parquet-number-prompt", "a Parquet prompt column of integers",
+         ("'data.parquet' row 0", "'prompt' is 5 (a number)"), on_file(path="data.parquet"),
+         files={"data.parquet": frame({"prompt": [5, 6], "completion": ["a", "b"]}, "parquet")}),
+    case("parquet-corrupt", "a .parquet file that is not Parquet",
+         ("data.path", "cannot read 'data.parquet' as parquet", "magic bytes"), on_file(path="data.parquet"),
+         files={"data.parquet": b"PAR1 but not really"}),
+    case("json-array-bad-row", "a JSON array file whose third prompt is a number",
+         ("'data.json' row 2", "'prompt' is 3 (a number)"), on_file(path="data.json"),
+         files={"data.json": json.dumps([{"prompt": "a", "completion": "b"}] * 2
+                                        + [{"prompt": 3, "completion": "c"}])}),
+    case("data-extension", "a .txt data file", ("data.path", "unknown extension", "allowed: .jsonl, .json, .csv"),
+         on_file(path="data.txt"), files={"data.txt": GOOD}),
+    case("kto-label-text", "a KTO label of 'yes'", ("line 1, row 0", "'label' is 'yes' (a string)", "true or false"),
+         on_file("kto"), files={"data.jsonl": jsonl([{"prompt": "1+1=", "completion": "2", "label": "yes"}])}),
+    case("dpo-rejected-empty", "a DPO pair with an empty rejected answer", ("line 3, row 2", "'rejected' is empty"),
+         on_file("dpo"), files={"data.jsonl": PREFS + jsonl([{"prompt": "2+2=", "chosen": "4", "rejected": ""}])}),
+    case("eval-size-too-big", "eval_size as large as the file", ("data.eval_size", "less than the 20 rows"),
+         on_file(data__eval_size=20), files={"data.jsonl": GOOD}),
+    case("eval-without-held-out", "an eval stage on a file with no held-out rows",
+         ("data", "an eval stage needs held-out rows", "eval_path"), on_file("eval"), files={"data.jsonl": GOOD}),
+    # ---------------------------------------------------------------- models and tokenizers
+    case("model-missing", "a model folder that does not exist", ("stages.e.model.path", "'./no/such/model'"),
+         eval_only(stages__e__model={"path": "./no/such/model"})),
+    case("tokenizer-missing", "a tokenizer folder that does not exist",
+         ("stages.e.model.tokenizer", "tokenizer folder './no/tok' does not exist"),
+         eval_only(stages__e__model__tokenizer="./no/tok")),
+    case("model-both", "a model given as path and tiny", ("stages.e.model", "exactly one of path, tiny, from_stage"),
+         eval_only(stages__e__model__path="x")),
+    case("from-later-stage", "from_stage names a later stage",
+         ("stages.sft.model.from_stage", "names no earlier stage"),
+         pipeline(stages__sft__model={"from_stage": "eval"})),
+    case("model-empty-folder", "a model folder with no files",
+         ("stages.e.model", "cannot load 'empty_model'", "no config.json"),
+         eval_only(stages__e__model={"path": "empty_model"}), files={"empty_model": empty_folder}, runs=True),
+    case("model-hub-absent", "a hub id that is not in the offline cache",
+         ("stages.e.model", "cannot load 'nobody-xyz/no-such-model'"),
+         eval_only(stages__e__model={"path": "nobody-xyz/no-such-model"}), runs=True),
+    case("no-chat-template", "a tokenizer without a chat template on conversational task data",
+         ("stages.e.model", "has no chat template", "set model.tokenizer"),
+         eval_only(stages__e__model={"path": "base_model"}), files={"base_model": model_without_chat_template},
+         runs=True),
+    # ---------------------------------------------------------------- reward modules
+    case("reward-import-raises", "a reward file that raises when imported",
+         ("stages.grpo.rewards[0].name", "importing 'bad_reward.py' failed", "RuntimeError: no GPU here"),
+         pipeline(stages__grpo__rewards=["bad_reward.py:shaped"]),
+         files={"bad_reward.py": "raise RuntimeError('no GPU here')\n"}),
+    case("reward-syntax-error", "a reward file with a syntax error", ("importing 'broken.py' failed", "SyntaxError"),
+         pipeline(stages__grpo__rewards=["broken.py:shaped"]), files={"broken.py": "def shaped(:\n"}),
+    case("reward-module-absent", "a reward package that is not installed",
+         ("stages.grpo.rewards[0].name", "cannot import module 'no_such_pkg_xyz.rewards'"),
+         pipeline(stages__grpo__rewards=["no_such_pkg_xyz.rewards:fn"])),
+    case("reward-function-absent", "a misspelt function in a reward file", ("has no 'shapd'", "did you mean 'shaped'"),
+         pipeline(stages__grpo__rewards=["my_rewards.py:shapd"]), files={"my_rewards.py": REWARD}),
+    case("reward-not-callable", "a reward that is a constant", ("'my_rewards.py:LIMIT' is not callable"),
+         pipeline(stages__grpo__rewards=["my_rewards.py:LIMIT"]), files={"my_rewards.py": REWARD}),
+    case("reward-file-absent", "a reward file that does not exist", ("file 'gone.py' does not exist"),
+         pipeline(stages__grpo__rewards=["gone.py:shaped"])),
+    # ---------------------------------------------------------------- a full disk while saving (simulated)
+    case("disk-full-model", "ENOSPC while saving the trained model",
+         ("cannot write the stage's model 'run/s/model'", "No space left on device (ENOSPC)", "--resume"),
+         on_file(stages__s__trainer__per_device_train_batch_size=4, stages__s__trainer__logging_steps=1),
+         files={"data.jsonl": GOOD}, fault="model", runs=True),
+    case("disk-full-init", "ENOSPC while saving the tiny starting model",
+         ("cannot write the tiny model 'run/e/init'", "No space left on device"), eval_only(), fault="init", runs=True),
+    case("disk-full-marker", "ENOSPC while writing the stage's summary.json",
+         ("cannot write 'run/e/summary.json'", "No space left on device"), eval_only(), fault="summary.json",
+         runs=True),
+    case("disk-full-output", "ENOSPC while writing the stage's output.json",
+         ("cannot write 'run/e/output.json'", "ENOSPC"), eval_only(), fault="output.json", runs=True),
+    case("disk-full-metrics", "ENOSPC while appending to metrics.jsonl",
+         ("cannot write the metrics log 'run/metrics.jsonl'", "ENOSPC"), eval_only(), fault="metrics.jsonl",
+         runs=True),
+    case("disk-full-config", "ENOSPC while writing the resolved recipe at the start",
+         ("cannot write the resolved recipe 'run/config.yaml'", "ENOSPC"), eval_only(), fault="config.yaml",
+         runs=True),
+    # ---------------------------------------------------------------- command-line overrides
+    case("override-no-equals", "an override without '='", "override 'seed' is not of the form key=value",
+         pipeline(), args=("seed",)),
+    case("override-under-scalar", "an override below a scalar", ("seed", "not a mapping: cannot set 'seed.x'"),
+         pipeline(), args=("seed.x=1",)),
+    case("override-typo", "an override with a misspelt trainer key",
+         ("stages.grpo.trainer.max_step", "did you mean 'max_steps'"), pipeline(),
+         args=("stages.grpo.trainer.max_step=5",)),
+]
