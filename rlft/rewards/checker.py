@@ -254,22 +254,11 @@ def recipe_rows(recipe: str, stage: str | None = None, n: int = 32) -> list[dict
 def sample_groups(model: str, rows: list[dict], k: int, temperature: float, max_new_tokens: int) -> list[list[str]]:
     """k sampled completions per row's prompt from `model`: a local folder or hub id, or a run's stage
     folder (its output.json names base, adapters and tokenizer)."""
-    from pathlib import Path
-
-    from rlft.config import ModelSpec, check_model_path
+    from rlft.config import ModelSpec
     from rlft.evaluate import generate
-    from rlft.models import ModelRef, load_model, load_tokenizer
-    from rlft.schema import ConfigError
+    from rlft.precheck import load_path
 
-    saved = Path(model) / "output.json"
-    if not saved.is_file():
-        check_model_path(model, "--model")
-    ref = ModelRef.load(saved) if saved.is_file() else ModelRef(base=model, tokenizer=model)
-    try:
-        tokenizer = load_tokenizer(ref.tokenizer or ref.base)
-        lm = load_model(ref, ModelSpec(path=ref.base))
-    except OSError as e:
-        raise ConfigError("--model", f"cannot load '{model}': {e}") from None
+    lm, tokenizer = load_path(model, ModelSpec())
     texts, _, _ = generate(lm, tokenizer, [r["prompt"] for r in rows], max_new_tokens, batch_size=16,
                            num_samples=k, temperature=temperature)
     return [texts[i * k : (i + 1) * k] for i in range(len(rows))]

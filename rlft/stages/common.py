@@ -4,7 +4,6 @@ the callbacks that log metrics and evaluate during training."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,6 @@ from rlft.schema import ConfigError, check_keys, convert, join
 from rlft.stages.eval_extras import StageEval
 from rlft.stages.limits import LORA_LIMITS, TRAINER_LIMITS, check_groups, check_limits
 from rlft.tracking import TIMING_KEYS, MetricsLog
-
-log = logging.getLogger("rlft")
 
 
 @dataclass
