@@ -28,6 +28,8 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
+from _common import build_tiny, child_env, loadavg
+
 # Per-stage `trainer:` blocks (tiny sizes; `max_steps` comes from --steps) and whether the stage uses rewards.
 TRAINER = {
     "sft": {"per_device_train_batch_size": 16, "learning_rate": 1e-3},
@@ -121,14 +123,6 @@ def child_trl(args) -> dict:
             "steps": trainer.state.global_step}  # fmt: skip
 
 
-def build(out: Path, hidden: int, layers: int) -> Path:
-    from rlft.config import TinyModel
-    from rlft.models import build_tiny_model
-
-    return build_tiny_model(TinyModel(hidden_size=hidden, num_layers=layers, num_heads=4, num_kv_heads=2),
-                            out / "model", seed=0)  # fmt: skip
-
-
 def median(rows: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -155,13 +149,6 @@ def table(results: dict, args, loads: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
-def loadavg() -> str:
-    try:
-        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--stages", nargs="+", default=["sft", "grpo", "dpo"], choices=list(TRAINER))
@@ -181,10 +168,10 @@ def main() -> None:
         return
 
     start_load = loadavg()
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
+    env = child_env(args.threads)
     results: dict = {s: {"rlft": [], "trl": []} for s in args.stages}
     with tempfile.TemporaryDirectory() as tmp:
-        model = build(Path(tmp), args.hidden, args.layers)
+        model = build_tiny(Path(tmp) / "model", args.hidden, args.layers)
         for r in range(args.repeats):
             for stage in args.stages:
                 order = ("rlft", "trl") if r % 2 == 0 else ("trl", "rlft")  # A B, then B A: no side always first

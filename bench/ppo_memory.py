@@ -17,22 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads (2 kv), MLP 4864, vocabulary 151936, tied embeddings.
-QWEN_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-                intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True, max_position_embeddings=512)
-
-
-def build(out: Path) -> Path:
-    from transformers import LlamaConfig, LlamaForCausalLM, set_seed
-
-    from rlft.models import build_char_tokenizer
-
-    tok = build_char_tokenizer()
-    set_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(**QWEN_05B, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id))
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+from _common import build_qwen05b_shapes
 
 
 def child(kind: str, model: str, batch: int, length: int) -> None:
@@ -66,7 +51,7 @@ def main() -> None:
         child(args.child, args.model, args.batch, args.completion_length)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        model = build(Path(tmp) / "qwen05b-shapes")
+        model = build_qwen05b_shapes(Path(tmp) / "qwen05b-shapes")
         rows = {}
         for kind in ("grpo", "ppo"):
             out = subprocess.run([sys.executable, __file__, "--child", kind, "--model", str(model), "--batch",

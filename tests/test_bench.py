@@ -1,0 +1,57 @@
+"""The step-cost and cost-growth benchmarks, run end to end on the tiny model with a few steps, so that the
+scripts behind the figures in docs/benchmarks.md keep working."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+def run_script(name: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / name), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def table_rows(markdown: str, first_cell: str) -> list[list[str]]:
+    """The cells of the markdown table rows whose first cell starts with `first_cell`."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("|")]
+    return [r for r in rows if r[0].startswith(first_cell)]
+
+
+def number(cell: str) -> float:
+    """'0.123 (1.17x)' -> 0.123; '1,234' -> 1234."""
+    return float(cell.split()[0].replace(",", ""))
+
+
+@pytest.mark.slow
+def test_step_cost_measures_each_layout(tmp_path):
+    out = tmp_path / "step_cost.md"
+    run_script("step_cost.py", "--sizes", "tiny", "--algorithms", "sft", "--layouts", "full", "lora",
+               "--steps", "3", "--write", str(out))  # fmt: skip
+    text = out.read_text()
+    assert "Load average" in text and "transformers" in text
+    [row] = table_rows(text, "sft")
+    full_s, full_mb, lora_s, lora_mb = (number(c) for c in row[1:5])
+    assert full_s > 0 and lora_s > 0
+    assert 100 < full_mb < 5000 and 100 < lora_mb < 5000  # MB: a torch process, not KB or bytes
+    assert "x)" in row[3]  # LoRA given relative to full fine-tuning
+
+
+@pytest.mark.slow
+def test_cost_growth_writes_table_and_plot(tmp_path):
+    out, png = tmp_path / "growth.md", tmp_path / "growth.png"
+    run_script("cost_growth.py", "--generations", "2", "--lengths", "8", "--sizes", "0.5M", "--base-generations",
+               "2", "--base-length", "8", "--prompts", "2", "--steps", "3", "--warmup", "1", "--plot", str(png),
+               "--write", str(out))  # fmt: skip
+    text = out.read_text()
+    rows = table_rows(text, "2") + table_rows(text, "8") + table_rows(text, "0.5M")
+    assert len(rows) == 3  # one point, shown in each of the three sweeps
+    for row in rows:
+        assert row[1] == "4"  # completions per step: 2 prompts x 2 generations
+        assert number(row[2]) > 0 and number(row[4]) > 100
+        assert number(row[6]) == 8.0  # min_new_tokens forces the full completion length
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+
