@@ -78,9 +78,6 @@ def run_all(args) -> dict:
             for algorithm in args.algorithms:
                 for name in args.layouts:
                     lora, ckpt = LAYOUTS[name]
-                    if ckpt and algorithm == "ppo":
-                        rows[algorithm, name] = {"error": "n/a: rlft's PPO has no gradient checkpointing"}
-                        continue
                     start = time.perf_counter()
                     row = measure(recipe(algorithm, model, args, lora, ckpt), algorithm, timeout=args.timeout,
                                   mem_gb=args.mem_gb)  # fmt: skip

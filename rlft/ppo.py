@@ -87,7 +87,7 @@ class PPOConfig:
 class Models:
     """Policy, reference and value behind one interface, sharing a base with LoRA or separate without."""
 
-    def __init__(self, model, peft_config, value_r: int | None):
+    def __init__(self, model, peft_config, value_r: int | None, checkpointing: bool = False):
         self.lora = peft_config is not None
         hidden = model.config.get_text_config().hidden_size
         if self.lora:
@@ -103,6 +103,9 @@ class Models:
         else:
             self.policy, self.ref = model, copy.deepcopy(model).eval().requires_grad_(False)
             self.value_model = copy.deepcopy(model)
+        if checkpointing:  # recompute activations in backward: active only in train mode, so rollouts keep the cache
+            for trained in {id(self.policy): self.policy, id(self.value_model): self.value_model}.values():
+                trained.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         self.value_head = torch.nn.Linear(hidden, 1).to(model.device, model.dtype)
         torch.nn.init.zeros_(self.value_head.weight)
         torch.nn.init.zeros_(self.value_head.bias)

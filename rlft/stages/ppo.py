@@ -28,7 +28,7 @@ def run(ctx: StageContext):
     device = "cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu"
     model.to(device)
     precheck.at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
-    models = Models(model, peft, cfg.value_lora_r)
+    models = Models(model, peft, cfg.value_lora_r, cfg.activation_checkpointing)
 
     eval_cb = EvalCallback(ctx, tokenizer, held_out, rewards) if ctx.stage.eval.every and held_out else None
     last: dict = dict(ctx.resume_state["last"]) if ctx.resume_state else {}
