@@ -66,6 +66,14 @@ def child_env(threads: int = 1) -> dict:
             "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}  # fmt: skip
 
 
+def emit(text: str, write: Path | None) -> None:
+    """Print a result and, with --write, append it to that file (results accumulate across runs)."""
+    print(text)
+    if write:
+        with write.open("a") as f:
+            f.write(text + "\n\n")
+
+
 def loadavg() -> str:
     """The 1-, 5- and 15-minute load averages, e.g. '1.84 / 1.20 / 0.95'."""
     try:

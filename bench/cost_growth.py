@@ -17,7 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import build_qwen05b_shapes, build_tiny, command_line, count_parameters, environment, loadavg, measure
+from _common import (
+    build_qwen05b_shapes,
+    build_tiny,
+    command_line,
+    count_parameters,
+    emit,
+    environment,
+    loadavg,
+    measure,
+)
 from step_cost import median_step
 
 # Model sizes: (hidden, layers, heads, kv heads) of a char-tokenizer Llama; "0.5B" is Qwen2.5-0.5B's shapes.
@@ -161,10 +170,7 @@ def main() -> None:
     if args.plot:
         plot(results, params, args, args.plot)
     text = report(results, params, args, (start_load, loadavg()), (time.perf_counter() - start) / 60)
-    print(text)
-    if args.write:
-        with args.write.open("a") as f:
-            f.write(text + "\n")
+    emit(text, args.write)
 
 
 if __name__ == "__main__":

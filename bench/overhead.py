@@ -28,7 +28,7 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
-from _common import build_tiny, child_env, loadavg
+from _common import build_tiny, child_env, emit, loadavg
 
 # Per-stage `trainer:` blocks (tiny sizes; `max_steps` comes from --steps) and whether the stage uses rewards.
 TRAINER = {
@@ -185,10 +185,7 @@ def main() -> None:
                     results[stage][side].append(row)
                     print(f"repeat {r} {stage} {side}: {row}", flush=True)
     text = table(results, args, (start_load, loadavg()))
-    print(text)
-    if args.write:
-        with args.write.open("a") as f:
-            f.write(text + "\n\n")
+    emit(text, args.write)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
+from _common import emit
+
 TRL_OLD = "trl==1.12.0"
 
 
@@ -183,10 +185,7 @@ def main() -> None:
                           f"peak memory {rows['rlft']['peak_mb'] / rows['trl']['peak_mb']:.2f}x")
     lines += ["", *[f"- {r}" for r in ratios]]
     table = "\n".join(lines)
-    print(table)
-    if args.write:
-        with args.write.open("a") as f:
-            f.write(table + "\n\n")
+    emit(table, args.write)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import build_qwen05b_shapes, build_tiny, command_line, count_parameters, environment, loadavg, measure
+from _common import (
+    build_qwen05b_shapes,
+    build_tiny,
+    command_line,
+    count_parameters,
+    emit,
+    environment,
+    loadavg,
+    measure,
+)
 
 ALGORITHMS = ("sft", "reward_model", "dpo", "kto", "grpo", "rloo", "online_dpo", "ppo")
 ONLINE = ("grpo", "rloo", "online_dpo", "ppo")
@@ -173,10 +182,7 @@ def main() -> None:
     start_load, start = loadavg(), time.perf_counter()
     results = run_all(args)
     text = report(results, args, (start_load, loadavg()), (time.perf_counter() - start) / 60)
-    print(text)
-    if args.write:
-        with args.write.open("a") as f:
-            f.write(text + "\n")
+    emit(text, args.write)
 
 
 if __name__ == "__main__":
