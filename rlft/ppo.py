@@ -104,7 +104,7 @@ class Models:
             self.policy, self.ref = model, copy.deepcopy(model).eval().requires_grad_(False)
             self.value_model = copy.deepcopy(model)
         if checkpointing:  # recompute activations in backward: active only in train mode, so rollouts keep the cache
-            for trained in {id(self.policy): self.policy, id(self.value_model): self.value_model}.values():
+            for trained in (self.policy,) if self.lora else (self.policy, self.value_model):  # LoRA: one shared base
                 trained.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         self.value_head = torch.nn.Linear(hidden, 1).to(model.device, model.dtype)
         torch.nn.init.zeros_(self.value_head.weight)
