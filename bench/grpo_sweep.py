@@ -30,6 +30,8 @@ VARIANTS = {
     "lr2e-4_cosine_s400": {"learning_rate": 2e-4, "lr_scheduler_type": "cosine", "max_steps": 400},
     "lr2e-4_cosine_b64_s500": {"learning_rate": 2e-4, "lr_scheduler_type": "cosine",
                                "per_device_train_batch_size": 64, "max_steps": 500},
+    "lr2e-4_cosine_scale_batch": {"learning_rate": 2e-4, "lr_scheduler_type": "cosine", "scale_rewards": "batch"},
+    "lr2e-4_cosine_t0.8": {"learning_rate": 2e-4, "lr_scheduler_type": "cosine", "temperature": 0.8},
     "lr1e-4_constant_t0.7": {"learning_rate": 1e-4, "lr_scheduler_type": "constant", "temperature": 0.7},
     "lr1e-4_constant_scale_batch": {"learning_rate": 1e-4, "lr_scheduler_type": "constant", "scale_rewards": "batch"},
     "lr1e-4_constant_iter2": {"learning_rate": 1e-4, "lr_scheduler_type": "constant", "num_iterations": 2},
