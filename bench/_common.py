@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,10 +104,26 @@ def command_line() -> str:
     return " ".join(["python", os.path.relpath(sys.argv[0]), *sys.argv[1:]])
 
 
-def measure(recipe: dict, stage: str, threads: int = 1, timeout: float | None = None,
-            mem_gb: float | None = None) -> dict:  # fmt: skip
-    """Run `recipe` in a fresh process (bench/_measure.py) and return its step times and peak RSS, or
-    {"error": why} when it failed, ran out of memory (address space capped at `mem_gb`) or out of time."""
+def measure(recipe: dict, stage: str, threads: int = 1, timeout: float | None = None, mem_gb: float | None = None,
+            warmup: int = 1) -> dict:  # fmt: skip
+    """Run `recipe` in a fresh process (bench/_measure.py) and return its step times, their median after the
+    first `warmup` steps (`median_s`) and peak RSS, or {"error": why} when it failed, ran out of memory (address
+    space capped at `mem_gb`), ran out of time or timed no step."""
+    row = run_child(recipe, stage, threads, timeout, mem_gb)
+    row["median_s"] = median_step(row, warmup)
+    if "error" not in row and row["median_s"] is None:
+        row["error"] = f"no step timed ({row.get('steps')} steps done)"
+    return row
+
+
+def median_step(row: dict, warmup: int) -> float | None:
+    """Median of the step times after the first `warmup` steps (step 1 is never timed: see _measure.py)."""
+    times = row.get("step_s", [])[max(warmup - 1, 0):]
+    return statistics.median(times) if times else None
+
+
+def run_child(recipe: dict, stage: str, threads: int, timeout: float | None, mem_gb: float | None) -> dict:
+    """bench/_measure.py on `recipe` in a fresh process with its address space capped: its JSON row, or an error."""
     def cap() -> None:
         if mem_gb:
             limit = int(mem_gb * 2**30)

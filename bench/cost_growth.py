@@ -27,7 +27,6 @@ from _common import (
     loadavg,
     measure,
 )
-from step_cost import median_step
 
 # Model sizes: (hidden, layers, heads, kv heads) of a char-tokenizer Llama; "0.5B" is Qwen2.5-0.5B's shapes.
 SIZES = {"0.5M": (128, 2, 4, 2), "4M": (256, 4, 4, 2), "30M": (512, 8, 8, 2), "0.5B": None}
@@ -68,10 +67,7 @@ def run_all(args) -> tuple[dict, dict]:
                 continue
             start = time.perf_counter()
             row = measure(recipe(models[size], args, generations, length), "grpo", timeout=args.timeout,
-                          mem_gb=args.mem_gb)  # fmt: skip
-            row["median_s"] = median_step(row, args.warmup)
-            if "error" not in row and row["median_s"] is None:
-                row["error"] = f"no step timed ({row.get('steps')} steps done)"
+                          mem_gb=args.mem_gb, warmup=args.warmup)  # fmt: skip
             results[key] = row
             print(f"{key}: {row} ({time.perf_counter() - start:.0f} s)", flush=True)
     return results, params

@@ -12,7 +12,6 @@ space) or out of time (`--timeout`) gets a row saying so; the others still run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -70,12 +69,6 @@ def recipe(algorithm: str, model: Path, args, lora: bool, checkpointing: bool) -
     return {"name": f"cost-{algorithm}", "seed": 0, "num_threads": 1, "data": data, "stages": {algorithm: spec}}
 
 
-def median_step(row: dict, warmup: int) -> float | None:
-    """Median of the step times after the first `warmup` steps (step 1 is never timed: see _measure.py)."""
-    times = row.get("step_s", [])[max(warmup - 1, 0):]
-    return statistics.median(times) if times else None
-
-
 def run_all(args) -> dict:
     """{size: {"params": n, "rows": {(algorithm, layout): result}}}, printing each result as it comes."""
     results = {}
@@ -89,10 +82,7 @@ def run_all(args) -> dict:
                     lora, ckpt = LAYOUTS[name]
                     start = time.perf_counter()
                     row = measure(recipe(algorithm, model, args, lora, ckpt), algorithm, timeout=args.timeout,
-                                  mem_gb=args.mem_gb)  # fmt: skip
-                    row["median_s"] = median_step(row, args.warmup)
-                    if "error" not in row and row["median_s"] is None:
-                        row["error"] = f"no step timed ({row.get('steps')} steps done)"
+                                  mem_gb=args.mem_gb, warmup=args.warmup)  # fmt: skip
                     rows[algorithm, name] = row
                     print(f"{size} {algorithm} {name}: {row} ({time.perf_counter() - start:.0f} s)", flush=True)
             results[size] = {"params": count_parameters(model), "rows": rows}
