@@ -8,8 +8,12 @@
     rlft.compare([a.path, b.path])["results"]["final_accuracy"]["pairs"]
 """
 
-from rlft.config import Recipe, load_recipe
-from rlft.schema import ConfigError
+from rlft.threads import set_wait_policy
+
+set_wait_policy()  # before anything imports torch: OpenMP threads that sleep when idle (rlft/threads.py)
+
+from rlft.config import Recipe, load_recipe  # noqa: E402
+from rlft.schema import ConfigError  # noqa: E402
 
 __version__ = "0.1.0"
 

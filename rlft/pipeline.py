@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from rlft import distributed as dist
+from rlft import threads
 from rlft.config import Recipe, load_recipe, to_dict
 from rlft.models import ModelRef
 from rlft.tracking import Timer, environment, new_run_dir, seed_everything, write_json, write_text, writing
@@ -63,9 +64,6 @@ def run(
     retrains reward models from reward_models/ definitions instead of loading them from the cache.
     `resume=True` continues the run in `run_dir` (see rlft.recovery; `resume_run` also checks the recipe).
     """
-    from rlft import recovery, report, stages
-    from rlft.stages.common import StageContext
-
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
     elif overrides:
@@ -81,10 +79,19 @@ def run(
         echo(f"rlft: run {path} is complete; nothing to resume")
         return RunResult(path, json.loads((path / "summary.json").read_text()))
     path.mkdir(parents=True, exist_ok=True)
-    if recipe.num_threads:
-        import torch
+    with threads.live_run(recipe.num_threads, f"{recipe.name} -> {path}", echo) as check_threads:
+        summary = run_stages(recipe, path, timer, resume, rewards, echo, use_cache, check_threads)
+    echo(f"rlft: finished in {summary['wall_s']:.1f}s; run folder: {path}")
+    return RunResult(path, summary)
 
-        torch.set_num_threads(recipe.num_threads)
+
+def run_stages(recipe: Recipe, path: Path, timer: Timer, resume: bool, rewards: list[Callable] | None,
+               echo: Callable[[str], None], use_cache: bool, check_threads: Callable[[], None]) -> dict:
+    """Record the environment, run each stage (skipping complete ones when resuming), write the report and
+    summary.json; returns the summary. `check_threads` warns when runs side by side oversubscribe the cores."""
+    from rlft import recovery, report, stages
+    from rlft.stages.common import StageContext
+
     env_now = {**environment(recipe.seed), **dist.describe()}
     if resume and dist.is_main():  # config.yaml stays as the run started; env.json gains this process's environment
         env = json.loads((path / "env.json").read_text()) if (path / "env.json").is_file() else {}
@@ -108,6 +115,7 @@ def run(
         if resume:  # an interrupted stage continues from its checkpoint; a later one starts afresh
             checkpoint, state = dist.on_main(recovery.prepare, path, name, metrics.path, list(outputs), complete, echo)
             complete = False
+        check_threads()
         echo(f"[{name}] {stage.algorithm}")
         seed_everything(recipe.seed)
         stage_timer = Timer()
@@ -124,8 +132,7 @@ def run(
     if dist.is_main():
         report.write(path, summary, metrics.read())
         write_json(path / "summary.json", summary)
-    echo(f"rlft: finished in {summary['wall_s']:.1f}s; run folder: {path}")
-    return RunResult(path, summary)
+    return summary
 
 
 def finish_stage(ctx, ref: ModelRef, stage_summary: dict) -> dict:

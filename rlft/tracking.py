@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rlft import threads
+
 PACKAGES = ("rlft", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "math-verify", "numpy")
 # Wall-clock figures differ between identical runs; they go to the stage summary, not to metrics.jsonl,
 # so that the same seed gives the same metrics file.
@@ -72,6 +74,8 @@ def environment(seed: int) -> dict:
         "device": device,
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
+        "usable_cores": threads.usable_cores(),
+        "omp_wait_policy": threads.wait_policy(),
         "cpu_count": os.cpu_count(),
         "seed": seed,
         "git_commit": git_commit(),

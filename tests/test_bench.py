@@ -55,3 +55,17 @@ def test_cost_growth_writes_table_and_plot(tmp_path):
         assert number(row[6]) == 8.0  # min_new_tokens forces the full completion length
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
 
+
+
+@pytest.mark.slow
+def test_concurrency_runs_alone_and_in_pairs(tmp_path):
+    out = tmp_path / "concurrency.md"
+    run_script("concurrency.py", "--overrides", "stages.sft.trainer.max_steps=2", "stages.sft.eval.every=0",
+               "stages.sft.eval.stop_at_accuracy=null", "stages.grpo.trainer.max_steps=1", "--write", str(out))
+    text = out.read_text()
+    rows = table_rows(text, "alone") + table_rows(text, "two at once")
+    assert [r[0] for r in rows] == ["alone", "two at once, run a", "two at once, run b"]
+    for row in rows:
+        assert row[1] == "2" and row[2] == "PASSIVE"  # the quickstart's 2 threads; rlft's wait policy
+        assert number(row[3]) > 0 and row[6] == "yes"  # every run reproduces the run alone
+    assert "reproduce the run alone's metrics.jsonl: yes" in text
