@@ -1,6 +1,6 @@
 """Reward-hacking alarms: after an RL stage, read its logged metrics and warn when the training reward rose
 while held-out verified accuracy fell, when completions run into the length limit, or when entropy
-collapsed. Thresholds are the stage's `alarms:` block (config.AlarmSpec).
+collapsed while held-out accuracy did not rise. Thresholds are the stage's `alarms:` block (config.AlarmSpec).
 
 The alarms are warnings, never errors: they are printed (`[stage] WARNING: ...`), stored in summary.json
 (`stages.X.alarms`) and listed at the top of report.md. `find_alarms` is a pure function of the metric
@@ -65,6 +65,15 @@ def find_alarms(history: dict[str, list[tuple[int, float]]], spec) -> list[dict]
     ['reward_up_accuracy_down']
     >>> find_alarms({"reward": [(1, 0.1), (3, 0.6)], "accuracy": [(0, 0.4), (3, 0.7)]}, AlarmSpec())
     []
+
+    Entropy falling is expected while a task with one right answer is learnt: the entropy alarm fires only when
+    held-out accuracy did not rise over the stage (or was not measured).
+
+    >>> falling = {"entropy": [(1, 1.0), (2, 0.5), (3, 0.1)]}
+    >>> find_alarms({**falling, "accuracy": [(0, 0.67), (3, 0.92)]}, AlarmSpec())
+    []
+    >>> [a["alarm"] for a in find_alarms({**falling, "accuracy": [(0, 0.67), (3, 0.6)]}, AlarmSpec())]
+    ['entropy_collapse']
     """
     alarms = []
     reward, accuracy = history.get("reward", []), history.get("accuracy", [])
@@ -92,11 +101,18 @@ def find_alarms(history: dict[str, list[tuple[int, float]]], spec) -> list[dict]
     entropy = history.get("entropy", [])
     if len(entropy) >= 2:
         e0, e1 = ends([v for _, v in entropy])
-        if e0 > 0 and (e0 - e1) / e0 >= spec.entropy_drop:
+        rose = len(accuracy) >= 2 and accuracy[-1][1] > accuracy[0][1]
+        if e0 > 0 and (e0 - e1) / e0 >= spec.entropy_drop and not rose:
+            if len(accuracy) >= 2:
+                weighed = (f"while held-out accuracy did not rise ({accuracy[0][1]:.3g} -> {accuracy[-1][1]:.3g}, "
+                           f"steps {accuracy[0][0]}-{accuracy[-1][0]})")
+            else:
+                weighed = ("and no held-out accuracy was measured during the stage to tell convergence from collapse "
+                           "(set eval.every)")
             alarms.append({
                 "alarm": "entropy_collapse",
                 "message": f"entropy collapsed: {e0:.3g} -> {e1:.3g} ({(e0 - e1) / e0:.0%} lower; threshold "
-                           f"{spec.entropy_drop:.0%}): the policy has stopped exploring",
+                           f"{spec.entropy_drop:.0%}) {weighed}: the policy may have stopped exploring",
                 "entropy_start": e0, "entropy_end": e1,
             })  # fmt: skip
     return alarms

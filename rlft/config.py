@@ -130,6 +130,7 @@ class EvalSpec:
     batch_size: int = 64
     num_examples: int = 3  # sample completions kept in the summary
     stop_at_accuracy: float | None = None  # training stages: stop once held-out accuracy reaches this
+    stop_keep: Literal["reached", "below", "closest"] = "reached"  # the model kept then (stages/early_stop.py)
     min_accuracy: float | None = None  # reward_model stages: stop the run if held-out pairwise accuracy is lower
     verifier: RewardSpec | None = None  # judges `accuracy` and `pass@k` (default: the task's verifier)
     format: RewardSpec | None = None  # `format_compliance`: fraction of completions this reward scores >= 1
@@ -164,6 +165,8 @@ class EvalSpec:
                 raise ConfigError(join(key, "stop_at_accuracy"), f"must be in (0, 1], got {self.stop_at_accuracy}")
             if not self.every:
                 raise ConfigError(join(key, "stop_at_accuracy"), "needs every > 0 (how often to evaluate)")
+        elif self.stop_keep != "reached":
+            raise ConfigError(join(key, "stop_keep"), "needs stop_at_accuracy (the target it keeps a model near)")
         if self.at_start and not self.every:
             raise ConfigError(join(key, "at_start"), "needs every > 0 (evaluation during training)")
 

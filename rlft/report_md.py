@@ -104,6 +104,10 @@ def stage_lines(run_dir: Path, name: str, s: dict, drawn: set[str]) -> list[str]
     if s.get("stopped_at_accuracy_step") is not None:
         lines += [f"Stopped at step {s['stopped_at_accuracy_step']}: held-out accuracy reached eval.stop_at_accuracy.",
                   ""]  # fmt: skip
+    if s.get("stop_kept"):
+        kept = s["stop_kept"]
+        lines += [f"Kept the step-{kept['step']} model (held-out accuracy {kept['accuracy']:.3f}; eval.stop_keep: "
+                  f"{kept['rule']}).", ""]  # fmt: skip
     train = s.get("train", {})
     shown = [k for k in TRAIN_KEYS if train.get(k) is not None]
     shown += sorted(k for k in train if k.startswith("rewards/") and k.endswith("/mean"))

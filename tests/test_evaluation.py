@@ -100,6 +100,21 @@ def test_length_limit_and_entropy_collapse_alarms():
     assert find_alarms(steady, AlarmSpec()) == []
 
 
+@pytest.mark.parametrize("accuracy, fires, words", [
+    ([], True, "no held-out accuracy was measured"),
+    ([0.67, 0.92], False, None),  # learning a task with one right answer: entropy falls as accuracy rises
+    ([0.67, 0.67], True, "did not rise (0.67 -> 0.67"),
+    ([0.67, 0.5], True, "did not rise (0.67 -> 0.5"),
+])  # fmt: skip
+def test_entropy_alarm_weighs_held_out_accuracy(accuracy, fires, words):
+    history = stage_history(records([0.5] * 10, accuracy, entropy=[2.0, 1.8, 1.5, 1.0, 0.6, 0.4, 0.3, 0.2, 0.2, 0.2]),
+                            "grpo")  # fmt: skip
+    alarms = [a for a in find_alarms(history, AlarmSpec()) if a["alarm"] == "entropy_collapse"]
+    assert bool(alarms) == fires
+    if fires:
+        assert words in alarms[0]["message"]
+
+
 def test_alarms_read_ppo_and_online_dpo_metric_names():
     recs = records(RISING, [0.6, 0.3], reward_key="objective/scores", **{"val/contain_eos_token": [0.9] * 9 + [0.2]})
     history = stage_history(recs, "grpo")

@@ -42,7 +42,7 @@ class Algorithm:
             for name in ("lora", "trainer"):
                 if getattr(stage, name):
                     raise ConfigError(join(key, name), f"is not used by algorithm '{self.name}'; remove it")
-            for name in ("every", "stop_at_accuracy", "at_start"):
+            for name in ("every", "stop_at_accuracy", "stop_keep", "at_start"):
                 if getattr(stage.eval, name) != getattr(EvalSpec(), name):
                     raise ConfigError(join(key, f"eval.{name}"), f"applies to training stages, not '{self.name}'")
         for name, default in (("alarms", AlarmSpec()), ("check", CheckSpec())):

@@ -20,6 +20,7 @@ from rlft.evaluate import evaluate
 from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config
 from rlft.recovery import CheckpointCallback, check_checkpointing
 from rlft.schema import ConfigError, check_keys, convert, join
+from rlft.stages import early_stop
 from rlft.stages.eval_extras import StageEval
 from rlft.stages.limits import LORA_LIMITS, TRAINER_LIMITS, check_groups, check_limits
 from rlft.tracking import TIMING_KEYS, MetricsLog
@@ -253,6 +254,8 @@ class EvalCallback(TrainerCallback):
         self.extras = StageEval(ctx)  # format, pass@k, entropy, KL: as the eval block asks
         self.history: list[dict] = []
         self.stopped_at: int | None = None
+        self.below: early_stop.Snapshot | None = None  # the last model evaluated below stop_at_accuracy
+        self.kept: dict | None = None  # which model the stop kept, when stop_keep may pick an earlier one
 
     def run(self, model, step: int) -> dict:
         metrics, examples = evaluate(
@@ -268,7 +271,9 @@ class EvalCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if self.spec.at_start and state.is_world_process_zero and state.global_step == 0:
-            self.run(model, 0)  # the starting model's baseline
+            metrics = self.run(model, 0)  # the starting model's baseline
+            if self.spec.stop_keep != "reached" and (metrics.get("accuracy") or 0.0) < self.spec.stop_at_accuracy:
+                self.below = early_stop.Snapshot(model, 0, metrics)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.spec.every:
@@ -279,10 +284,29 @@ class EvalCallback(TrainerCallback):
             target = self.spec.stop_at_accuracy
             if target is not None and (metrics.get("accuracy") or 0.0) >= target:
                 self.ctx.echo(f"  [{self.ctx.name}] accuracy {metrics['accuracy']:.3f} >= {target}: stopping")
+                self.keep(model, state.global_step, metrics)
                 stop = True
+            elif target is not None and self.spec.stop_keep != "reached":
+                self.below = early_stop.Snapshot(model, state.global_step, metrics)
         if dist.broadcast(stop):  # rank 0 evaluated; in a multi-process run every rank stops at this step
             self.stopped_at = state.global_step
             control.should_training_stop = True
+
+
+    def keep(self, model, step: int, metrics: dict) -> None:
+        """On stopping: put back the last model below the target when `eval.stop_keep` prefers it."""
+        if self.spec.stop_keep == "reached":
+            return
+        below = self.below.metrics.get("accuracy") if self.below is not None else None
+        choice = early_stop.choose(self.spec.stop_keep, self.spec.stop_at_accuracy, metrics["accuracy"], below)
+        kept = self.below if choice == "below" else None
+        if kept is not None:
+            kept.restore(model)
+        step_kept, accuracy = (kept.step, below) if kept else (step, metrics["accuracy"])
+        self.kept = {"rule": self.spec.stop_keep, "step": step_kept, "accuracy": accuracy,
+                     "eval": kept.metrics if kept else metrics}  # fmt: skip
+        self.ctx.echo(f"  [{self.ctx.name}] keeping the step-{step_kept} model (accuracy {accuracy:.3f}; "
+                      f"stop_keep: {self.spec.stop_keep})")
 
 
 def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rewards=None, config_defaults=None,
@@ -318,7 +342,7 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     trainer.add_callback(CheckpointCallback(ctx, trainer, metrics_cb, eval_cb, ctx.resume_state))
     result = trainer.train(resume_from_checkpoint=str(ctx.checkpoint) if ctx.checkpoint else None)
     last_eval = eval_cb.history[-1]["step"] if eval_cb is not None and eval_cb.history else None
-    if eval_cb is not None and dist.is_main() and last_eval != trainer.state.global_step:
+    if eval_cb is not None and dist.is_main() and last_eval != trainer.state.global_step and not eval_cb.kept:
         eval_cb.run(trainer.model, trainer.state.global_step)
     is_adapter = hasattr(trainer.model, "peft_config")
     out = dist.save_trained(trainer, tokenizer, ctx.dir, save_ref, is_adapter)
@@ -330,4 +354,7 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
         summary["eval_history"] = eval_cb.history
         summary["examples"] = eval_cb.examples
         summary["stopped_at_accuracy_step"] = eval_cb.stopped_at
+        if eval_cb.kept is not None:  # the model saved is the one kept: its evaluation is the stage's result
+            summary["eval"] = {"step": eval_cb.kept["step"], **eval_cb.kept["eval"]}
+            summary["stop_kept"] = {k: v for k, v in eval_cb.kept.items() if k != "eval"}
     return out, summary
