@@ -7,6 +7,7 @@ disk (WriteError) print one `error:` line and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -214,6 +215,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug (ours or a library's) that no check caught: one line; the traceback in a file
+        where = internal_error_report(e, getattr(e, "rlft_run_dir", None))
+        first = " ".join(str(e).split())[:300]
+        print(f"error: internal error (not a problem with your input): {type(e).__name__}: {first}; the traceback "
+              f"is in {where}; please report it with that file", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: distinct from 1 (a check failed) and 2 (bad input)
+
+
+def internal_error_report(error: BaseException, run_dir: Path | None) -> Path:
+    """Write the traceback of an unexpected error to `error.txt` in the run folder (when the run had one and it
+    can be written), else to a file in the temporary folder; returns the file written."""
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    targets = [Path(run_dir) / "error.txt"] if run_dir else []
+    targets.append(Path(tempfile.gettempdir()) / f"rlft-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt")
+    for target in targets:
+        try:
+            target.write_text(f"rlft {' '.join(sys.argv[1:])}\n\n{text}")
+            return target
+        except OSError:
+            continue
+    return Path("(nowhere: no folder could be written)")
 
 
 if __name__ == "__main__":

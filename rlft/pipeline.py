@@ -79,8 +79,12 @@ def run(
         echo(f"rlft: run {path} is complete; nothing to resume")
         return RunResult(path, json.loads((path / "summary.json").read_text()))
     path.mkdir(parents=True, exist_ok=True)
-    with threads.live_run(recipe.num_threads, f"{recipe.name} -> {path}", echo) as check_threads:
-        summary = run_stages(recipe, path, timer, resume, rewards, echo, use_cache, check_threads)
+    try:
+        with threads.live_run(recipe.num_threads, f"{recipe.name} -> {path}", echo) as check_threads:
+            summary = run_stages(recipe, path, timer, resume, rewards, echo, use_cache, check_threads)
+    except Exception as e:
+        e.rlft_run_dir = path  # where the command line writes the traceback of an unexpected error
+        raise
     echo(f"rlft: finished in {summary['wall_s']:.1f}s; run folder: {path}")
     return RunResult(path, summary)
 
