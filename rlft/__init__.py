@@ -18,11 +18,13 @@ from rlft.schema import ConfigError  # noqa: E402
 __version__ = "0.1.0"
 
 
-def run(recipe, overrides=None, run_dir=None, rewards=None, echo=print, use_cache=True):
-    """Run a recipe (path, mapping or Recipe) and return a RunResult(path, summary); see rlft.pipeline.run."""
+def run(recipe, overrides=None, run_dir=None, rewards=None, echo=print, use_cache=True, overwrite=False):
+    """Run a recipe (path, mapping or Recipe) and return a RunResult(path, summary); see rlft.pipeline.run.
+    A `run_dir` holding an earlier run is refused unless `overwrite=True` deletes it first."""
     from rlft.pipeline import run as _run
 
-    return _run(recipe, overrides=overrides, run_dir=run_dir, rewards=rewards, echo=echo, use_cache=use_cache)
+    return _run(recipe, overrides=overrides, run_dir=run_dir, rewards=rewards, echo=echo, use_cache=use_cache,
+                overwrite=overwrite)
 
 
 def resume(run_dir, recipe=None, overrides=None, rewards=None, echo=print, use_cache=True):

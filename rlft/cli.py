@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run: completed stages are skipped, the "
                      "interrupted one resumes from its last checkpoint (a changed recipe is refused)")
     run.add_argument("--run-dir", help="write the run here instead of runs/<recipe>/<time>-s<seed>")
+    run.add_argument("--overwrite", action="store_true", help="--run-dir holds an earlier run: delete it and start "
+                     "afresh (without this, such a folder is refused)")
     run.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
     run.add_argument("--seeds", help="run once per seed (0-4, 0,2,5) into one sweep folder (--run-dir names it)")
     run.add_argument("--label", help="the sweep's variant name in rlft compare (default: recipe name and overrides)")
@@ -146,8 +148,9 @@ def _check_reward(args) -> int:
 
 def _resume(args) -> int:
     """`rlft run --resume RUN_DIR [recipe] [key=value ...]`: continue a killed run (see rlft.recovery)."""
-    if args.run_dir or args.seeds is not None or args.label:
-        raise ConfigError("--resume", "continues the run folder it names; leave out --run-dir, --seeds and --label")
+    if args.run_dir or args.seeds is not None or args.label or args.overwrite:
+        raise ConfigError("--resume", "continues the run folder it names; leave out --run-dir, --seeds, --label and "
+                          "--overwrite")
     recipe, overrides = args.recipe, list(args.overrides)
     if recipe is not None and "=" in recipe and not Path(recipe).is_file():  # `--resume D key=value`
         recipe, overrides = None, [recipe, *overrides]
@@ -187,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run" and args.recipe is None:
             parser.error("the following arguments are required: recipe (or --resume RUN_DIR)")
         if args.command == "run" and (args.seeds is not None or args.label):
+            if args.overwrite:
+                raise ConfigError("--overwrite", "applies to one run's --run-dir; a sweep always starts a new folder")
             from rlft.sweeps import cli as sweep_cli
 
             return sweep_cli(args)
@@ -201,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from rlft.pipeline import run
 
-        run(recipe, run_dir=args.run_dir, use_cache=not args.no_cache)
+        run(recipe, run_dir=args.run_dir, use_cache=not args.no_cache, overwrite=args.overwrite)
         return 0
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

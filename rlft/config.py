@@ -19,6 +19,7 @@ from rlft import yamltext
 from rlft.schema import ConfigError, build, join, positive, suggest
 
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+RUN_NAME = re.compile(r"^(?!.*\.\.)\w[\w .-]{0,99}$")  # one path component under output_dir
 
 
 @dataclass
@@ -245,6 +246,9 @@ class Recipe:
         if not self.stages:
             raise ConfigError("stages", "a recipe needs at least one stage")
         positive(self.num_threads, "num_threads")
+        if self.name is not None and not RUN_NAME.match(self.name):
+            raise ConfigError("name", f"{self.name!r} cannot name a run folder: use up to 100 letters, digits, spaces, "
+                              "'.', '_' and '-', starting with a letter, digit or '_' (no '/', no '..')")
         for name in self.stages:
             if not STAGE_NAME.match(str(name)):
                 raise ConfigError(join("stages", name), "stage names are letters, digits, _ and - (no dots)")

@@ -17,7 +17,16 @@ from rlft import distributed as dist
 from rlft import threads
 from rlft.config import Recipe, load_recipe, to_dict
 from rlft.models import ModelRef
-from rlft.tracking import Timer, environment, new_run_dir, seed_everything, write_json, write_text, writing
+from rlft.tracking import (
+    Timer,
+    environment,
+    new_run_dir,
+    prepare_run_dir,
+    seed_everything,
+    write_json,
+    write_text,
+    writing,
+)
 
 
 @dataclass
@@ -56,6 +65,7 @@ def run(
     echo: Callable[[str], None] = print,
     use_cache: bool = True,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run a recipe end to end and return its folder and summary.
 
@@ -63,6 +73,7 @@ def run(
     scores completions: the notebook way to plug a reward without writing a module. `use_cache=False`
     retrains reward models from reward_models/ definitions instead of loading them from the cache.
     `resume=True` continues the run in `run_dir` (see rlft.recovery; `resume_run` also checks the recipe).
+    A `run_dir` that holds an earlier run is refused unless `overwrite=True` (which deletes it first).
     """
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
@@ -78,7 +89,7 @@ def run(
     if resume and (path / "summary.json").is_file():
         echo(f"rlft: run {path} is complete; nothing to resume")
         return RunResult(path, json.loads((path / "summary.json").read_text()))
-    path.mkdir(parents=True, exist_ok=True)
+    dist.on_main(prepare_run_dir, path, resume, overwrite)
     try:
         with threads.live_run(recipe.num_threads, f"{recipe.name} -> {path}", echo) as check_threads:
             summary = run_stages(recipe, path, timer, resume, rewards, echo, use_cache, check_threads)

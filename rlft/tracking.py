@@ -40,6 +40,39 @@ def new_run_dir(output_dir: str, recipe_name: str, seed: int) -> Path:
     return new_dir(output_dir, recipe_name, f"{{time}}-s{seed}")
 
 
+RUN_FILES = ("config.yaml", "env.json", "metrics.jsonl", "summary.json")  # any of them: the folder is a run's
+
+
+def prepare_run_dir(path: Path, resume: bool = False, overwrite: bool = False) -> None:
+    """Make sure `path` can take a run: a folder (new, or empty, or with `resume` the run to continue, or with
+    `overwrite` an earlier run's folder, deleted first) that can be written. ConfigError otherwise, so a new
+    run never mixes its files with an old one's."""
+    import shutil
+
+    from rlft.schema import ConfigError
+
+    key = "--run-dir"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(key, f"'{path}' is a file, not a folder; give a new or empty folder")
+    if not resume and path.is_dir() and any(path.iterdir()):
+        is_run = any((path / name).is_file() for name in RUN_FILES)
+        if not is_run:
+            raise ConfigError(key, f"'{path}' holds files that are not a run's; give a new or empty folder (rlft "
+                              "never deletes files it did not write)")
+        if not overwrite:
+            state = "a finished run" if (path / "summary.json").is_file() else "an unfinished run"
+            raise ConfigError(key, f"'{path}' already holds {state}; continue it with `rlft run --resume {path}`, "
+                              "give another --run-dir, or add --overwrite to delete it and start afresh")
+        shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".rlft-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(key, f"cannot write the run folder '{path}': {e.strerror or e}") from None
+
+
 def seed_everything(seed: int) -> None:
     """One seed for Python, NumPy and torch (CPU and CUDA)."""
     import torch
