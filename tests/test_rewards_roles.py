@@ -7,12 +7,15 @@ import pytest
 from rlft.rewards import REWARDS, completion_text, resolve
 
 GOOD = "<think>\n2+2\n</think>\n<answer>\n4\n</answer>"
+CODE = "<think>\nadd\n</think>\n<answer>\n```python\ndef add(a, b):\n    return a + b\n```\n</answer>"
 FOUR = {"answer": ["4"] * 3, "solution": ["4"] * 3}
 
 # name -> cases of (kwargs, completion texts, dataset columns, expected scores); every registered reward needs
 # one, with scores that tell its completions apart (so a completion read as empty text would show)
 CASES = {
     "accuracy": [({}, [r"so \boxed{4}", r"\boxed{5}", "four"], FOUR, [1.0, 0.0, 0.0])],
+    "reasoning_accuracy": [({}, [r"<think>hm</think> \boxed{4}", r"<think>\boxed{4}", r"<think></think>\boxed{5}"],
+                            FOUR, [1.0, 0.0, 0.0])],
     "exact_match": [({}, ["4", "5", "Four"], FOUR, [1.0, 0.0, 0.0])],
     "numeric_match": [({}, ["so 4", "5", "4.0"], FOUR, [1.0, 0.0, 1.0])],
     "gsm8k_match": [({}, ["2+2\n#### 4", "#### 5", "4"], FOUR, [1.0, 0.0, 1.0])],
@@ -21,12 +24,16 @@ CASES = {
     "format_strict": [({}, [GOOD, "4", GOOD + "\nmore"], {}, [1.0, 0.0, 0.0])],
     "tag_count": [({}, [GOOD, "<think>\nhm", "4"], {}, [1.0, 0.25, 0.0])],
     "reasoning_steps": [({}, ["Step 1: a\nStep 2: b\nStep 3: c", "First, a.", "4"], {}, [1.0, 1 / 3, 0.0])],
+    "think_format": [({}, [GOOD, "4", "<think>a</think><think>b</think>"], {}, [1.0, 0.0, 0.0])],
+    "code_format": [({}, [CODE, GOOD, CODE.replace("python", "js")], {}, [1.0, 0.0, 0.0]),
+                    ({"language": "js"}, [CODE, CODE.replace("python", "js")], {}, [0.0, 1.0])],
     "kimi_length": [({"correctness": "numeric_match"}, ["4", "so it is 4", "5"], FOUR, [0.5, -0.5, 0.0])],
     "cosine_length": [({"max_len": 10, "correctness": "numeric_match"}, ["4", "4" + " " * 20, "5"], FOUR,
                        [pytest.approx(0.9877641290737884), 0.5, pytest.approx(-0.9877641290737884)])],
     "soft_overlong": [({"max_completion_len": 8, "soft_punish_cache": 4, "unit": "chars"}, ["abc", "abcdef", "a" * 9],
                        {}, [0.0, -0.5, -1.0])],
-    "repetition_penalty": [({"ngram_size": 2}, ["the cat sat", "go go go go go", "Go go"], {}, [0.0, -0.75, 0.0])],
+    "repetition_penalty": [({"ngram_size": 2}, ["the cat sat", "go go go go go", "Go go"], {}, [0.0, -0.75, 0.0]),
+                           ({"ngram_size": 2, "language": "zh"}, ["我们去公园", "好好好好好"], {}, [0.0, -0.75])],
     "json_valid": [({}, ['{"a": 1}', "{a: 1}"], {}, [1.0, 0.0])],
     "json_schema": [({"schema": {"type": "object", "required": ["a"]}}, ['{"a": 1}', '{"b": 1}'], {}, [1.0, 0.0])],
     "regex_match": [({"pattern": r"\d+"}, ["42", "forty-two"], {}, [1.0, 0.0])],
