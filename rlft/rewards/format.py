@@ -104,7 +104,7 @@ class CodeFormat:
         """Whether `text` has the strict think/answer layout with a block fenced as `language` in the answer."""
         fence = rf"```{re.escape(language)}[ \t]*\n.*?```"
         layout = rf"<think>\n.*?\n</think>\n<answer>\n.*?{fence}.*?\n</answer>\s*"
-        return re.fullmatch(layout, text, re.DOTALL) is not None and all(text.count(tag) == 1 for tag in TAGS)
+        return all(text.count(tag) == 1 for tag in TAGS) and re.fullmatch(layout, text, re.DOTALL) is not None
 
     def __call__(self, completions, language=None, **kwargs) -> list[float]:
         languages = [self.language] * len(completions) if language is None else language
