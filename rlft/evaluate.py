@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from rlft.rewards.text import completion_text
+from rlft.rewards.text import completion_text, content_text
 
 
 def is_conversational(prompt) -> bool:
@@ -188,7 +188,7 @@ def evaluate(
     examples = []
     for i in range(min(num_examples, len(texts))):
         example = {
-            "prompt": prompts[i] if not is_conversational(prompts[i]) else prompts[i][-1]["content"],
+            "prompt": content_text(prompts[i][-1]) if is_conversational(prompts[i]) else prompts[i],
             "completion": completion_text(completions[i]),
             "answer": columns.get("answer", [None] * len(texts))[i],
             "correct": correct[i],

@@ -193,7 +193,8 @@ def test_eval_verifier_replaces_the_tasks_own(tmp_path):
         del REWARDS["always_right"]
     ev = result.summary["stages"]["test"]["eval"]
     assert ev["accuracy"] == 1.0 and ev["pass@1"] == 1.0 and ev["pass@2"] == 1.0
-    assert result.summary["stages"]["test"]["examples"][0]["correct"] == 1.0
+    example = result.summary["stages"]["test"]["examples"][0]
+    assert example["correct"] == 1.0 and "+" in example["prompt"]  # the user message's text
 
 
 @pytest.mark.parametrize("change, key", [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlft.rewards import ChoiceMatch, MathAccuracy, gsm8k_match, resolve
+from rlft.rewards import ChoiceMatch, MathAccuracy, ReasoningAccuracy, gsm8k_match, resolve
 from rlft.rewards.extract import answer_tag, choice_letter, gsm8k_answer, last_boxed
 
 MSG = lambda text: [{"role": "assistant", "content": text}]  # noqa: E731
@@ -71,6 +71,41 @@ def test_accuracy_bad_kwargs(kwargs, words):
 def test_accuracy_reads_solution_before_answer():
     assert resolve("accuracy")([r"\boxed{1}"], solution=["1"], answer=["2"]) == [1.0]
     assert resolve("accuracy")([r"\boxed{1}"]) == [None]  # no gold column
+
+
+@pytest.mark.parametrize(("completion", "gold", "expected", "as_trl"), [
+    (r"<think>hm</think> so \boxed{\frac{1}{3}}", r"\frac{1}{3}", 1.0, True),  # the answer after the reasoning
+    (r"<think>hm</think> so \boxed{\frac{1}{2}}", r"\frac{1}{3}", 0.0, True),  # a wrong one
+    (r"<think>try \boxed{2}</think> \boxed{\frac{1}{3}}", r"\frac{1}{3}", 1.0, True),  # a box in the reasoning
+    (r"<think>it is \boxed{\frac{1}{3}}</think> done", r"\frac{1}{3}", 0.0, True),  # ... is not the answer
+    (r"<think>it is \boxed{\frac{1}{3}}", r"\frac{1}{3}", 0.0, True),  # no closing tag
+    (r"\boxed{\frac{1}{3}}", r"\frac{1}{3}", 0.0, True),  # no reasoning at all
+    (r"<think>a</think>b</think> \boxed{\frac{1}{3}}", r"\frac{1}{3}", 1.0, True),  # after the last closing tag
+    (r"<think>hm</think><answer>1/3</answer>", r"\frac{1}{3}", 1.0, False),  # a tag answer, as `accuracy` takes
+    (r"<think>hm</think> \boxed{2}", "no math here", None, True),  # unparseable gold: skipped
+    (r"<think>hm \boxed{2}", "no math here", None, False),  # ... even without a closing tag (TRL: 0.0)
+])
+def test_reasoning_accuracy_table(completion, gold, expected, as_trl):
+    from trl.rewards import reasoning_accuracy_reward
+
+    assert ReasoningAccuracy()([MSG(completion)], solution=[gold]) == [expected]
+    trl = reasoning_accuracy_reward([MSG(completion)], [gold])
+    assert (trl == [expected]) is as_trl
+
+
+def test_reasoning_accuracy_delimiters_extract_and_errors():
+    mixed = ReasoningAccuracy(delimiters=["</reasoning>", "</think>"])
+    out = mixed([r"<reasoning>\boxed{1}</reasoning> \boxed{2}", r"<think>\boxed{1}</think> \boxed{2}", r"\boxed{2}"],
+                answer=["2"] * 3)
+    assert out == [1.0, 1.0, 0.0]
+    tagged = resolve("reasoning_accuracy", {"extract": "answer_tag"})
+    assert tagged([r"<think>hm</think><answer>2</answer> \boxed{3}"], answer=["2"]) == [1.0]
+    assert ReasoningAccuracy()(["<think>hm</think> 2"]) == [None]  # no gold column
+    for bad in ("</think>", [], [""]):
+        with pytest.raises(ValueError, match="delimiters must be"):
+            ReasoningAccuracy(delimiters=bad)
+    with pytest.raises(ValueError, match="extract must be one of"):
+        ReasoningAccuracy(extract="last")
 
 
 @pytest.mark.parametrize(("completion", "gold", "expected"), [

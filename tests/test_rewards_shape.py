@@ -5,6 +5,7 @@ import math
 import pytest
 
 from rlft.rewards import (
+    CodeFormat,
     CosineLength,
     KimiLength,
     RepetitionPenalty,
@@ -13,6 +14,7 @@ from rlft.rewards import (
     reasoning_steps,
     resolve,
     tag_count,
+    think_format,
 )
 
 MSG = lambda text: [{"role": "assistant", "content": text}]  # noqa: E731
@@ -35,6 +37,59 @@ GOOD = "<think>\nlet me add\n</think>\n<answer>\n4\n</answer>"
 def test_format_table(completion, strict, tags):
     assert format_strict([completion]) == [strict]
     assert tag_count([completion]) == [tags]
+
+
+@pytest.mark.parametrize(("completion", "expected"), [
+    ("<think>\nhm\n</think>\n4", 1.0),  # closed think block, then the answer
+    ("<think>hm</think>", 1.0),  # nothing after it
+    ("<think></think>4", 1.0),  # an empty think block
+    ("<think>a\n</think>\n\nb\nc", 1.0),  # several lines after it
+    ("<think>a</think></think>", 1.0),  # a second closing tag is allowed
+    ("<think>hm", 0.0),  # never closed
+    (" <think>hm</think>4", 0.0),  # something before <think>
+    ("hm</think>4", 0.0),  # no opening tag
+    ("<think>a</think><think>b</think>", 0.0),  # a second think block
+    ("<think>a</think> then <think>", 0.0),  # a second opening tag anywhere
+    ("", 0.0),  # empty
+])
+def test_think_format_table_matches_trl(completion, expected):
+    from trl.rewards import think_format_reward
+
+    assert think_format([completion]) == [expected]
+    assert think_format_reward([[{"content": completion}]]) == [expected]
+
+
+CODE = "<think>\nadd\n</think>\n<answer>\n```python\nprint(1 + 1)\n```\n</answer>"
+
+
+@pytest.mark.parametrize(("completion", "expected"), [
+    (CODE, 1.0),  # the format
+    (CODE + "\n ", 1.0),  # trailing whitespace
+    (CODE.replace("<answer>\n", "<answer>\nHere:\n").replace("```\n</", "```\nDone.\n</"), 1.0),  # prose around
+    (CODE.replace("```python\n", "```python \n"), 1.0),  # a space after the tag
+    (CODE.replace("```python\n", "```python"), 0.0),  # no newline after the tag (open-r1 passes it)
+    (CODE.replace("python", "python3"), 0.0),  # another tag (open-r1 passes it: the tag is a prefix)
+    (CODE.replace("python", "js"), 0.0),  # another language
+    (CODE.replace("```python\n", "").replace("```", ""), 0.0),  # no fence
+    ("<think>\n```python\nx\n```\n</think>\n<answer>\n2\n</answer>", 0.0),  # the fence in the thinking only
+    (CODE + "\nmore", 0.0),  # text after </answer> (open-r1 passes it: re.MULTILINE)
+    (CODE + "\n<answer>\n2\n</answer>", 0.0),  # a second answer
+    ("```python\nprint(2)\n```", 0.0),  # code without the think/answer layout
+    ("", 0.0),  # empty
+])
+def test_code_format_table(completion, expected):
+    assert CodeFormat()([completion]) == [expected]
+
+
+def test_code_format_language_kwarg_column_and_errors():
+    cpp = CODE.replace("python", "c++")
+    assert resolve("code_format", {"language": "c++"})([cpp, CODE]) == [1.0, 0.0]  # escaped, not a regex
+    code = CodeFormat()
+    assert code([cpp, cpp, CODE], language=["c++", "python", None]) == [1.0, 0.0, 1.0]  # per row; None: default
+    assert code.__name__ == "code_format"
+    for bad in ("", "py thon", 3):
+        with pytest.raises(ValueError, match="language must be a fence tag"):
+            CodeFormat(language=bad)
 
 
 @pytest.mark.parametrize(("completion", "expected"), [
@@ -124,6 +179,19 @@ def test_repetition_by_words_table(text, expected):
     assert RepetitionPenalty(ngram_size=2)([text]) == [pytest.approx(expected)]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("我们去公园", 0.0),  # no repeated character pair
+    ("好好好好好", -0.75),  # 4 pairs, 1 distinct
+    ("我们我们我们", -0.6),  # 5 pairs, 2 distinct
+    ("Paris Paris 和 Paris", 0.0),  # Latin words stay whole: (paris, paris), (paris, 和), (和, paris)
+    ("go go go", -0.5),  # spaced words count as in "en"
+    ("好", 0.0),  # shorter than the n-gram
+    ("", 0.0),  # empty
+])
+def test_repetition_by_characters_table(text, expected):
+    assert RepetitionPenalty(ngram_size=2, language="zh")([text]) == [pytest.approx(expected)]
+
+
 def test_repetition_by_tokens_matches_trl():
     from trl.rewards import get_repetition_penalty_reward
 
@@ -137,6 +205,8 @@ def test_repetition_by_tokens_matches_trl():
     ({"max_penalty": 0.5}, "should not be positive"),
     ({"ngram_size": 0}, "positive integer"),
     ({"unit": "chars"}, "unit must be one of"),
+    ({"language": "fr"}, "language must be one of"),
+    ({"language": "zh", "unit": "tokens"}, "no effect with unit='tokens'"),
 ])
 def test_repetition_bad_kwargs(kwargs, words):
     with pytest.raises(ValueError, match=words):

@@ -6,12 +6,12 @@
 `resolve` also imports user code. docs/rewards.md lists them with formulas and parameters.
 """
 
-from rlft.rewards.accuracy import MathAccuracy
+from rlft.rewards.accuracy import MathAccuracy, ReasoningAccuracy
 from rlft.rewards.checker import check_reward
 from rlft.rewards.code import CodeTests
 from rlft.rewards.compose import Clip, Gate, Route, WeightedSum
 from rlft.rewards.control import RandomReward
-from rlft.rewards.format import format_strict, reasoning_steps, tag_count
+from rlft.rewards.format import CodeFormat, format_strict, reasoning_steps, tag_count, think_format
 from rlft.rewards.guard import Guard, RewardError, guard
 from rlft.rewards.length import CosineLength, KimiLength, SoftOverlong
 from rlft.rewards.match import ChoiceMatch, exact_match, gsm8k_match, numeric_match
@@ -23,6 +23,7 @@ from rlft.rewards.text import completion_text
 
 # answers
 register(MathAccuracy, name="accuracy", factory=True)
+register(ReasoningAccuracy, name="reasoning_accuracy", factory=True)
 register(exact_match)
 register(numeric_match)
 register(gsm8k_match)
@@ -31,6 +32,8 @@ register(ChoiceMatch, name="choice_match", factory=True)
 register(format_strict)
 register(tag_count)
 register(reasoning_steps)
+register(think_format)
+register(CodeFormat, name="code_format", factory=True)
 # length and repetition
 register(KimiLength, name="kimi_length", factory=True)
 register(CosineLength, name="cosine_length", factory=True)
@@ -51,9 +54,9 @@ register(Route, name="route", factory=True)
 register(RandomReward, name="random_reward", factory=True)
 
 __all__ = [
-    "REWARDS", "ChoiceMatch", "Clip", "CodeTests", "CosineLength", "Entry", "Gate", "Guard", "JsonSchema",
-    "KimiLength", "MathAccuracy", "RandomReward", "RegexMatch", "RepetitionPenalty", "RewardError", "Route",
-    "Sandbox", "SoftOverlong", "WeightedSum", "check", "check_reward", "completion_text", "exact_match",
-    "format_strict", "from_spec", "gsm8k_match", "guard", "json_valid", "numeric_match", "reasoning_steps", "register",
-    "resolve", "tag_count",
+    "REWARDS", "ChoiceMatch", "Clip", "CodeFormat", "CodeTests", "CosineLength", "Entry", "Gate", "Guard",
+    "JsonSchema", "KimiLength", "MathAccuracy", "RandomReward", "ReasoningAccuracy", "RegexMatch",
+    "RepetitionPenalty", "RewardError", "Route", "Sandbox", "SoftOverlong", "WeightedSum", "check", "check_reward",
+    "completion_text", "exact_match", "format_strict", "from_spec", "gsm8k_match", "guard", "json_valid",
+    "numeric_match", "reasoning_steps", "register", "resolve", "tag_count", "think_format",
 ]

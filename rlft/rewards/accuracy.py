@@ -15,6 +15,9 @@ required); `verify(gold, answer)` decides. Deliberate differences from open-r1:
   scoring it None would exempt it from the group's advantage;
 - math-verify's timeouts use `signal.alarm`, which only works in the main thread: outside it they are off
   (as TRL does).
+
+`ReasoningAccuracy` (`reasoning_accuracy`, TRL's `reasoning_accuracy_reward`) judges the same way, on the text
+after the reasoning only.
 """
 
 from __future__ import annotations
@@ -144,3 +147,44 @@ class MathAccuracy:
             except Exception:  # noqa: BLE001 - the grader failing on an answer means it is not verified correct
                 scores.append(0.0)
         return scores
+
+
+def after_reasoning(text: str, delimiters: tuple[str, ...]) -> str | None:
+    """The text after the last occurrence of the first delimiter found (in the given order), else None.
+
+    >>> after_reasoning("<think>a</think>b</think>c", ("</think>",)), after_reasoning("<think>a", ("</think>",))
+    ('c', None)
+    """
+    for delimiter in delimiters:
+        if delimiter in text:
+            return text.split(delimiter)[-1]
+    return None
+
+
+class ReasoningAccuracy:
+    r"""`accuracy` judged only on the text after the reasoning (after `</think>`): an answer boxed inside an
+    unfinished think block does not count; no closing tag gives 0.0, an unparseable gold None. TRL's
+    `reasoning_accuracy_reward`.
+
+    `delimiters`: where the reasoning ends (the first found, in order; the answer follows its last
+    occurrence); `extract`, `pattern`: as in `accuracy`.
+
+    >>> acc = ReasoningAccuracy()
+    >>> acc([r"<think>try \boxed{3}</think> so \boxed{\frac{1}{3}}", r"<think>it is \boxed{\frac{1}{3}}",
+    ...      r"<think>hm</think> \boxed{3}"], solution=[r"\frac{1}{3}"] * 3)
+    [1.0, 0.0, 0.0]
+    >>> acc([r"<think>hm</think> \boxed{3}"], solution=["no math here"])
+    [None]
+    """
+
+    def __init__(self, delimiters: list[str] | tuple[str, ...] = ("</think>",), extract: str = "auto",
+                 pattern: str | None = None):
+        if isinstance(delimiters, str) or not delimiters or not all(isinstance(d, str) and d for d in delimiters):
+            raise ValueError(f"delimiters must be a non-empty list of non-empty strings, got {delimiters!r}")
+        self.delimiters, self.accuracy = tuple(delimiters), MathAccuracy(extract, pattern)
+        self.__name__ = "reasoning_accuracy"
+
+    def __call__(self, completions, **kwargs) -> list[float | None]:
+        # no closing tag: an empty answer, which accuracy scores 0.0 (or None when the gold does not parse)
+        answers = [after_reasoning(completion_text(c), self.delimiters) or "" for c in completions]
+        return self.accuracy(answers, **kwargs)

@@ -1,6 +1,7 @@
 r"""Format rewards for reasoning models: the strict `<think>...</think><answer>...</answer>` layout, tag
-counting with partial credit, and counting reasoning steps (open-r1's `format_reward`, `tag_count_reward`,
-`reasoning_steps_reward`)."""
+counting with partial credit, counting reasoning steps, a closed think block, and the answer holding a
+fenced code block (open-r1's `format_reward`, `tag_count_reward`, `reasoning_steps_reward`,
+`get_code_format_reward`; TRL's `think_format_reward`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rlft.rewards.text import completion_text
 
 STRICT = re.compile(r"<think>\n(.*?)\n</think>\n<answer>\n(.*?)\n</answer>\s*", re.DOTALL)
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+THINK = re.compile(r"^<think>(?!.*<think>)(.*?)</think>.*$", re.DOTALL | re.MULTILINE)
 STEP = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)", re.MULTILINE)
 
 
@@ -66,3 +68,45 @@ def reasoning_steps(completions, **kwargs) -> list[float]:
     [1.0, 0.6666666666666666, 1.0, 0.0]
     """
     return [min(1.0, len(STEP.findall(completion_text(c))) / 3) for c in completions]
+
+
+def think_format(completions, **kwargs) -> list[float]:
+    r"""1.0 when the completion opens with `<think>`, closes it with `</think>` and has no second `<think>`,
+    else 0.0: TRL's `think_format_reward`, same pattern and semantics (whatever follows `</think>` is free).
+
+    >>> think_format(["<think>\nhm\n</think>\n4", "<think>hm</think>", "<think>hm", " <think>hm</think>4",
+    ...               "<think>a</think><think>b</think>"])
+    [1.0, 1.0, 0.0, 0.0, 0.0]
+    """
+    return [float(THINK.match(completion_text(c)) is not None) for c in completions]
+
+
+class CodeFormat:
+    r"""1.0 when the completion is `<think>\n...\n</think>\n<answer>\n...\n</answer>` (as `format_strict`)
+    and the answer holds a code block fenced with three backticks and the tag `language`, else 0.0: open-r1's
+    `get_code_format_reward(language)`. A `language` dataset column, where given, sets each row's language.
+
+    >>> code = CodeFormat()
+    >>> ok = "<think>\nloop\n</think>\n<answer>\n```python\nprint(1)\n```\n</answer>"
+    >>> code([ok, ok.replace("python", "js"), "```python\nprint(1)\n```"])
+    [1.0, 0.0, 0.0]
+    >>> code([ok.replace("python", "js")] * 2, language=["js", None])
+    [1.0, 0.0]
+    """
+
+    def __init__(self, language: str = "python"):
+        if not isinstance(language, str) or not language.strip() or any(ch.isspace() for ch in language):
+            raise ValueError(f"language must be a fence tag such as 'python' or 'cpp', got {language!r}")
+        self.language, self.__name__ = language, "code_format"
+
+    @staticmethod
+    def matches(text: str, language: str) -> bool:
+        """Whether `text` has the strict think/answer layout with a block fenced as `language` in the answer."""
+        fence = rf"```{re.escape(language)}[ \t]*\n.*?```"
+        layout = rf"<think>\n.*?\n</think>\n<answer>\n.*?{fence}.*?\n</answer>\s*"
+        return all(text.count(tag) == 1 for tag in TAGS) and re.fullmatch(layout, text, re.DOTALL) is not None
+
+    def __call__(self, completions, language=None, **kwargs) -> list[float]:
+        languages = [self.language] * len(completions) if language is None else language
+        return [float(self.matches(completion_text(c), str(lang or self.language)))
+                for c, lang in zip(completions, languages, strict=True)]

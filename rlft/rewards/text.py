@@ -5,26 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 
+def content_text(message: Any) -> str:
+    """The text of one message: its `content` string, or the text parts of a multimodal content list.
+
+    >>> content_text({"role": "user", "content": "2+2="}), content_text({"content": [{"type": "text", "text": "hi"}]})
+    ('2+2=', 'hi')
+    """
+    content = message.get("content") if isinstance(message, dict) else message
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
 def completion_text(completion: Any) -> str:
-    """The text to score: a string as is; for a message list, the content of the last assistant message.
+    """The text to score: a string as is; for a message list, the content of the last message that is the
+    assistant's, i.e. has role "assistant" or no role at all (`[{"content": ...}]`, as TRL's and open-r1's
+    examples write completions); tool, user and system messages are never the completion.
 
     >>> completion_text(" 42")
     ' 42'
-    >>> completion_text([{"role": "assistant", "content": "7"}])
-    '7'
+    >>> completion_text([{"role": "assistant", "content": "7"}]), completion_text([{"content": "7"}])
+    ('7', '7')
     >>> completion_text([{"role": "assistant", "content": "a"}, {"role": "tool", "content": "b"}])
     'a'
+    >>> completion_text([{"role": "user", "content": "q"}])
+    ''
     """
     if isinstance(completion, str):
         return completion
     if isinstance(completion, dict):
-        return str(completion.get("content") or "")
+        return content_text(completion)
     for message in reversed(list(completion)):
-        if message.get("role") == "assistant":
-            content = message.get("content") or ""
-            if isinstance(content, list):  # multimodal parts: keep the text ones
-                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-            return str(content)
+        if isinstance(message, dict) and message.get("role", "assistant") in ("assistant", None):
+            return content_text(message)
     return ""
 
 
