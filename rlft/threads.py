@@ -64,9 +64,14 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """Threads for a run that sets no `num_threads`: every usable core (tiny models gain little past one, larger
-    ones gain; the count is fixed by the machine, never by its load, so results do not depend on neighbours)."""
-    return usable_cores()
+    """Threads for a run that sets no `num_threads`: `OMP_NUM_THREADS` when set (torchrun sets 1), else the usable
+    cores shared by the processes of this machine in a launch (`LOCAL_WORLD_SIZE`). Fixed by the machine and the
+    launch, never by its load, so results do not depend on neighbours."""
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    local = os.environ.get("LOCAL_WORLD_SIZE", "").strip()
+    return max(1, usable_cores() // (int(local) if local.isdigit() and int(local) > 0 else 1))
 
 
 def registry_dir() -> Path:

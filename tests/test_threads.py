@@ -43,8 +43,15 @@ def test_quota_cores(cpu_max, cores):
     assert threads.quota_cores(cpu_max) == cores
 
 
-def test_default_threads_fit_the_usable_cores():
-    assert 1 <= threads.default_threads() == threads.usable_cores() <= (os.cpu_count() or 1)
+def test_default_threads_fit_the_usable_cores(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    cores = threads.usable_cores()
+    assert 1 <= threads.default_threads() == cores <= (os.cpu_count() or 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # two processes of a launch on this machine share the cores
+    assert threads.default_threads() == max(1, cores // 2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what torchrun sets: the user's (or launcher's) choice wins
+    assert threads.default_threads() == 1
 
 
 @pytest.fixture
@@ -81,8 +88,11 @@ def test_oversubscribed_only_when_threads_exceed_cores():
     assert "OMP_WAIT_POLICY=ACTIVE" in threads.oversubscribed(2, 2, other, policy="ACTIVE")
 
 
-def test_a_run_warns_beside_another_and_restores_the_thread_count(registry, tmp_path):
+def test_a_run_warns_beside_another_and_restores_the_thread_count(registry, tmp_path, monkeypatch):
     import rlft
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     cores = threads.usable_cores()
