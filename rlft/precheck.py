@@ -244,15 +244,11 @@ def cli(args) -> int:
 def load_path(model: str, spec):
     """(model, tokenizer) from a folder or hub id, or from a run's stage folder (its output.json names the
     base, the adapters and the tokenizer); dtype and trust_remote_code from the stage's model `spec`."""
-    from pathlib import Path
-
     from rlft.config import check_model_path
-    from rlft.models import ModelRef, load_model, load_tokenizer
+    from rlft.models import load_model, load_tokenizer, path_ref
 
-    saved = Path(model) / "output.json"
-    if not saved.is_file():
-        check_model_path(model, "--model")
-    ref = ModelRef.load(saved) if saved.is_file() else ModelRef(base=model, tokenizer=model)
+    check_model_path(model, "--model")
+    ref = path_ref(model, key="--model")
     try:
         lm = load_model(ref, dataclasses.replace(spec, path=ref.base, tiny=None, from_stage=None))
         return lm, load_tokenizer(ref.tokenizer or ref.base, spec.trust_remote_code)
