@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -184,16 +185,16 @@ def stage_output(path: str | Path, key: str = "") -> dict | None:
 
 
 def packaged(folder: str) -> list[Path]:
-    """Where rlft's own `recipes/` or `reward_models/` are: beside the package in a source checkout (and an
-    editable install), or inside it in a regular install."""
-    package = Path(__file__).resolve().parent
-    return [p for p in (package.parent / folder, package / folder) if p.is_dir()]
+    """Where rlft's own `recipes/` or `reward_models/` are: beside the package in a source checkout or an
+    editable install, then where a regular install puts them (`<prefix>/share/rlft/`, pyproject's data-files)."""
+    candidates = (Path(__file__).resolve().parent.parent / folder, Path(sys.prefix) / "share" / "rlft" / folder)
+    return [p for p in candidates if p.is_dir()]
 
 
 def recipe_folders() -> list[Path]:
     """The folders `rlft list` reads: `recipes/` in the working directory, then rlft's own recipes."""
     found: list[Path] = []
-    for folder in [Path("recipes"), *packaged("recipes")]:
+    for folder in [Path("recipes"), *packaged("recipes")[:1]]:
         if folder.is_dir() and not any(os.path.samefile(folder, f) for f in found):
             found.append(folder)
     return found

@@ -227,8 +227,11 @@ def cli(args) -> int:
             label = args.model
         elif stage.model.from_stage is not None:
             raise ConfigError("--model", f"stage '{name}' starts from stage '{stage.model.from_stage}', which exists "
-                              f"only once the recipe has run it; pass --model PATH: a model folder, a hub id or "
-                              f"that stage's folder in a run (runs/{recipe.name}/<run>/{stage.model.from_stage})")
+                              f"only once the recipe has run it; to check it as the run reaches it, set "
+                              f"`check: {{enabled: true}}` on stage '{name}' in the recipe (or the override "
+                              f"stages.{name}.check.enabled=true), or pass --model PATH: a model folder, a hub id or "
+                              f"that stage's folder in a finished run (runs/{recipe.name}/<run>/"
+                              f"{stage.model.from_stage})")
         else:
             model, tokenizer, _, _ = starting_model(ctx)
             label = "the stage's starting model"
