@@ -189,6 +189,8 @@ def load_model(ref: ModelRef, spec: ModelSpec, trainable_adapter: bool = False, 
             model = PeftModel.from_pretrained(model, adapter, is_trainable=keep)
             if not keep:
                 model = model.merge_and_unload()
+        if not trainable_adapter:  # peft froze the base while loading the adapter; merged, it trains in full
+            model.requires_grad_(True)
     return model
 
 

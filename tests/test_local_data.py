@@ -67,7 +67,7 @@ def user_recipe(folder: Path, **data) -> Path:
                          "test": {"algorithm": "eval", "model": {"from_stage": "sft"}, "rewards": ["numeric_match"],
                                   "eval": {"max_new_tokens": 3}}}}  # fmt: skip
     path = folder / "reverse.yaml"
-    path.write_text(yaml.safe_dump(recipe))
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
 
 
