@@ -85,15 +85,19 @@ def _list(what: str | None) -> None:
     from rlft.stages import ALGORITHMS
 
     if what in (None, "recipes"):
-        print("recipes:")
-        for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        from rlft.paths import recipe_folders, shown
+
+        folders = recipe_folders()  # ./recipes, then rlft's own
+        print(f"recipes (in {', '.join(shown(f) + '/' for f in folders)}):" if folders else
+              f"recipes: none (no {RECIPES_DIR}/ in the working directory, and rlft's own recipes are not installed)")
+        for path in sorted(p for folder in folders for p in folder.glob("*.yaml")):
             import yaml
 
             try:
                 desc = (yaml.safe_load(path.read_text()) or {}).get("description", "")
             except yaml.YAMLError:
                 desc = "(not valid YAML)"
-            print(f"  {path}  {str(desc).strip().splitlines()[0] if desc else ''}")
+            print(f"  {shown(path)}  {str(desc).strip().splitlines()[0] if desc else ''}")
     if what in (None, "tasks"):
         print("tasks:")
         for t in TASKS.values():

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from rlft import yamltext
+from rlft import paths, yamltext
 from rlft.schema import ConfigError, build, join, positive, suggest
 
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -68,8 +68,11 @@ class ModelSpec:
 
 
 def check_model_path(path: str, key: str, what: str = "model") -> None:
-    """A path that exists is a local model; one that looks local (./, /, ~, ..) but is absent is an error;
-    anything else is taken as a hub id and resolved by from_pretrained at load time."""
+    """A path that exists is a local model or a finished run's stage folder (its output.json names the model);
+    one that looks local (./, /, ~, ..) but is absent is an error; anything else is taken as a hub id and
+    resolved by from_pretrained at load time."""
+    if paths.stage_output(path, key) is not None:
+        return
     if Path(path).expanduser().exists():
         return
     if path.startswith((".", "/", "~")) or path.count("/") > 1 or path.endswith("/"):
@@ -89,8 +92,11 @@ class DataSpec:
     seed: int | None = None  # defaults to the recipe seed
     label_noise: float = 0.0  # preference data from a task: fraction of pairs (or KTO labels) flipped
     policy_pairs: int = 0  # dpo: > 0 ranks this many samples of the starting model per prompt (best vs worst)
+    verifier: RewardSpec | None = None  # judges held-out accuracy in every stage (eval.verifier wins)
 
     def validate(self, key: str) -> None:
+        if self.verifier is not None and self.verifier.name == "reward_model":
+            raise ConfigError(join(key, "verifier.name"), "must be a rule reward, not a reward model")
         if self.policy_pairs == 1 or self.policy_pairs < 0:
             raise ConfigError(join(key, "policy_pairs"), f"must be 0 (off) or >= 2 samples, got {self.policy_pairs}")
         if not 0 <= self.label_noise <= 1:
@@ -330,6 +336,8 @@ def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str]
     label = "<recipe>" if isinstance(source, dict) else str(source)
     try:
         raw = dict(source) if isinstance(source, dict) else read_yaml(source)
+        if not isinstance(source, dict):  # the file's paths are relative to its folder; overrides' to the shell's
+            paths.rewrite(raw, paths.beside(Path(source).parent), skip=overrides or {})
         raw = apply_overrides(raw, dict(overrides or {}))
         if raw.get("name") is None and not isinstance(source, dict):
             raw["name"] = Path(source).stem
@@ -378,6 +386,8 @@ def check_recipe(recipe: Recipe) -> None:
                 rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)
             else:
                 rewards.check(spec, join(join(key, "rewards"), i))
+        if algo.uses_data and recipe.stage_data(name).verifier is not None:
+            rewards.check(recipe.stage_data(name).verifier, join(data_key, "verifier"))
         for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
             if getattr(stage.eval, judge) is not None:
                 rewards.check(getattr(stage.eval, judge), join(key, f"eval.{judge}"))
@@ -385,5 +395,6 @@ def check_recipe(recipe: Recipe) -> None:
 
 
 def to_dict(recipe: Recipe) -> dict:
-    """The resolved recipe as plain data (what `config.yaml` in a run folder holds)."""
-    return dataclasses.asdict(recipe)
+    """The resolved recipe as plain data (what `config.yaml` in a run folder holds), local paths absolute so
+    that it means the same from any folder (`rlft run --resume RUN`)."""
+    return paths.rewrite(dataclasses.asdict(recipe), paths.absolute)

@@ -201,6 +201,16 @@ def evaluate(
     return metrics, examples
 
 
+def reward_means(metrics: dict) -> str:
+    """The mean of every reward an evaluation scored, for its console line (empty without rewards).
+
+    >>> reward_means({"accuracy": 1.0, "rewards/numeric_match/mean": 0.25, "rewards/numeric_match/std": 0.5})
+    ' rewards/numeric_match/mean=0.25'
+    """
+    return "".join(f" {k}={v:.4g}" for k, v in metrics.items()
+                   if k.startswith("rewards/") and k.endswith("/mean") and v is not None)  # fmt: skip
+
+
 def as_completions(prompts: list, texts: list[str]) -> list:
     """Completions in the form TRL hands rewards: message lists for conversational prompts, else strings."""
     return [[{"role": "assistant", "content": t}] if is_conversational(p) else t for p, t in zip(prompts, texts)]

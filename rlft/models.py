@@ -7,6 +7,7 @@ model or a hub id such as `Qwen/Qwen2.5-0.5B-Instruct`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import string
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from rlft.config import ModelSpec, TinyModel
+from rlft.paths import stage_output
 
 # Roles are single tokens so that prompts stay short; the end-of-turn token is the eos token so that
 # generation stops right after the answer.
@@ -130,6 +132,14 @@ class ModelRef:
         return cls(**json.loads(path.read_text()))
 
 
+def path_ref(path: str, tokenizer: str | None = None, key: str = "") -> ModelRef:
+    """The model a `model.path` (or `--model`) names: for a finished run's stage folder, the model its
+    output.json names (base, adapters, tokenizer); any other folder or hub id is the model itself."""
+    saved = stage_output(path, key)
+    ref = ModelRef(**saved) if saved is not None else ModelRef(base=path, tokenizer=path)
+    return dataclasses.replace(ref, tokenizer=tokenizer) if tokenizer else ref
+
+
 def torch_dtype(name: str) -> torch.dtype:
     """`auto` is bf16 on a GPU that supports it, else float32 (CPU training in half precision is slow)."""
     if name == "auto":
@@ -143,7 +153,7 @@ def folder_problem(path: str) -> str | None:
     folder = Path(path).expanduser()
     if folder.is_dir() and not any((folder / n).is_file() for n in ("config.json", "adapter_config.json")):
         return (f"cannot load '{path}': the folder has no config.json, so it is not a saved model (give a folder "
-                "written by save_pretrained, or a hub id)")
+                "written by save_pretrained, a finished run's stage folder with output.json, or a hub id)")
     return None
 
 
@@ -179,6 +189,8 @@ def load_model(ref: ModelRef, spec: ModelSpec, trainable_adapter: bool = False, 
             model = PeftModel.from_pretrained(model, adapter, is_trainable=keep)
             if not keep:
                 model = model.merge_and_unload()
+        if not trainable_adapter:  # peft froze the base while loading the adapter; merged, it trains in full
+            model.requires_grad_(True)
     return model
 
 

@@ -227,8 +227,11 @@ def cli(args) -> int:
             label = args.model
         elif stage.model.from_stage is not None:
             raise ConfigError("--model", f"stage '{name}' starts from stage '{stage.model.from_stage}', which exists "
-                              f"only once the recipe has run it; pass --model PATH: a model folder, a hub id or "
-                              f"that stage's folder in a run (runs/{recipe.name}/<run>/{stage.model.from_stage})")
+                              f"only once the recipe has run it; to check it as the run reaches it, set "
+                              f"`check: {{enabled: true}}` on stage '{name}' in the recipe (or the override "
+                              f"stages.{name}.check.enabled=true), or pass --model PATH: a model folder, a hub id or "
+                              f"that stage's folder in a finished run (runs/{recipe.name}/<run>/"
+                              f"{stage.model.from_stage})")
         else:
             model, tokenizer, _, _ = starting_model(ctx)
             label = "the stage's starting model"
@@ -244,15 +247,11 @@ def cli(args) -> int:
 def load_path(model: str, spec):
     """(model, tokenizer) from a folder or hub id, or from a run's stage folder (its output.json names the
     base, the adapters and the tokenizer); dtype and trust_remote_code from the stage's model `spec`."""
-    from pathlib import Path
-
     from rlft.config import check_model_path
-    from rlft.models import ModelRef, load_model, load_tokenizer
+    from rlft.models import load_model, load_tokenizer, path_ref
 
-    saved = Path(model) / "output.json"
-    if not saved.is_file():
-        check_model_path(model, "--model")
-    ref = ModelRef.load(saved) if saved.is_file() else ModelRef(base=model, tokenizer=model)
+    check_model_path(model, "--model")
+    ref = path_ref(model, key="--model")
     try:
         lm = load_model(ref, dataclasses.replace(spec, path=ref.base, tiny=None, from_stage=None))
         return lm, load_tokenizer(ref.tokenizer or ref.base, spec.trust_remote_code)

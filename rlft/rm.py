@@ -148,5 +148,7 @@ def build(kwargs: dict, outputs: dict, seed: int = 0, output_dir: str = "runs", 
 
         path = trained_path(kwargs["definition"], seed, output_dir, use_cache, echo)
     else:
-        path = outputs[kwargs["from_stage"]].base if "from_stage" in kwargs else kwargs["path"]
+        from rlft.models import path_ref
+
+        path = outputs[kwargs["from_stage"]].base if "from_stage" in kwargs else path_ref(kwargs["path"]).base
     return RewardModelReward(path, kwargs.get("normalize", False), kwargs.get("batch_size", 64))

@@ -13,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from rlft.paths import beside, packaged, rewrite
 from rlft.schema import ConfigError
 
 DEFINITIONS_DIR = Path("reward_models")
@@ -20,8 +21,14 @@ STAGE = "rm"
 
 
 def definition_path(name: str) -> Path:
-    """`arithmetic_bt` -> reward_models/arithmetic_bt.yaml; a path to a .yaml file is taken as is."""
-    return Path(name) if name.endswith((".yaml", ".yml")) else DEFINITIONS_DIR / f"{name}.yaml"
+    """`arithmetic_bt` -> reward_models/arithmetic_bt.yaml in the working directory, else rlft's own
+    reward_models/ (rlft.paths.packaged); a path to a .yaml file is taken as is (in a recipe file it is
+    relative to the recipe, rlft.paths)."""
+    if name.endswith((".yaml", ".yml")):
+        return Path(name)
+    local = DEFINITIONS_DIR / f"{name}.yaml"
+    shipped = [folder / f"{name}.yaml" for folder in packaged("reward_models")]
+    return next((p for p in [local, *shipped] if p.is_file()), local)
 
 
 def load_definition(name: str, seed: int):
@@ -30,15 +37,14 @@ def load_definition(name: str, seed: int):
 
     path = definition_path(name)
     if not path.is_file():
-        known = sorted(p.stem for p in DEFINITIONS_DIR.glob("*.yaml"))
+        known = sorted({p.stem for d in [DEFINITIONS_DIR, *packaged("reward_models")] for p in d.glob("*.yaml")})
         raise ConfigError("", f"reward model definition '{path}' does not exist (known: {', '.join(known) or 'none'})")
     raw = read_yaml(path)
-    description = raw.pop("description", "")
-    data = raw.pop("data", None)
+    description, data = raw.pop("description", ""), raw.pop("data", None)
     recipe = {"name": f"rm-{path.stem}", "description": description, "seed": seed, "data": data,
               "stages": {STAGE: {"algorithm": "reward_model", **raw}}}  # fmt: skip
     try:
-        return load_recipe(recipe)
+        return load_recipe(rewrite(recipe, beside(path.parent)))  # its paths are relative to the definition file
     except ConfigError as e:
         key = e.key.removeprefix(f"stages.{STAGE}.").removeprefix(f"stages.{STAGE}")
         raise ConfigError(key, e.message, str(path)) from None

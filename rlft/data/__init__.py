@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 
-from rlft.config import DataSpec
+from rlft.config import DataSpec, RewardSpec
 from rlft.data.files import FILE_FORMATS, read_file
 from rlft.data.preferences import preference_rows, unpaired_rows
 from rlft.data.tasks import TASKS, Task, sample_problems
@@ -17,6 +17,7 @@ from rlft.schema import ConfigError, join, suggest
 
 DEFAULT_TRAIN_SIZE = 5000
 DEFAULT_EVAL_SIZE = 200
+FILE_VERIFIER = "numeric_match"  # local files without data.verifier: answers compared as numbers
 # The columns each kind of training data needs in a local file (tasks generate them).
 KINDS = {
     "prompt": ("prompt",),
@@ -25,7 +26,8 @@ KINDS = {
     "unpaired": ("prompt", "completion", "label"),
 }
 
-__all__ = ["FILE_FORMATS", "TASKS", "Task", "check", "conversational", "load_splits", "read_file", "task_rows"]
+__all__ = ["FILE_FORMATS", "TASKS", "Task", "check", "conversational", "load_splits", "read_file", "task_rows",
+           "verifier_name", "verifier_spec"]
 
 
 def task_rows(problems: list[tuple[str, str]]) -> dict[str, list]:
@@ -128,12 +130,24 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
     return train, held
 
 
-def verifier_name(spec: DataSpec) -> str | None:
-    """The reward that decides correctness for this data: the task's verifier; files use numeric_match
-    when they have an `answer` column."""
-    if spec.task is not None:
-        return TASKS[spec.task].verifier
-    return "numeric_match"
+def verifier_spec(spec: DataSpec) -> RewardSpec:
+    """The reward that decides correctness for this data: `data.verifier`, else the task's verifier, else
+    numeric_match for files (it compares numbers: `46` equals `46.0` and `05815` equals `5815`; set
+    `data.verifier: exact_match` for answers that are strings).
+
+    >>> verifier_spec(DataSpec(path="x.jsonl")).name, verifier_spec(DataSpec(task="arithmetic")).name
+    ('numeric_match', 'numeric_match')
+    >>> verifier_spec(DataSpec(path="x.jsonl", verifier=RewardSpec("exact_match"))).name
+    'exact_match'
+    """
+    if spec.verifier is not None:
+        return spec.verifier
+    return RewardSpec(TASKS[spec.task].verifier if spec.task is not None else FILE_VERIFIER)
+
+
+def verifier_name(spec: DataSpec) -> str:
+    """The name of `verifier_spec(spec)`: what summaries and console lines say judged accuracy."""
+    return verifier_spec(spec).name
 
 
 def conversational(spec: DataSpec) -> bool:

@@ -15,9 +15,9 @@ from rlft import distributed as dist
 from rlft import precheck
 from rlft import rewards as rewards_lib
 from rlft.config import Recipe, Stage
-from rlft.data import conversational, load_splits, verifier_name
-from rlft.evaluate import evaluate
-from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config
+from rlft.data import conversational, load_splits, verifier_spec
+from rlft.evaluate import evaluate, reward_means
+from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config, path_ref
 from rlft.recovery import CheckpointCallback, check_checkpointing
 from rlft.schema import ConfigError, check_keys, convert, join
 from rlft.stages import early_stop
@@ -80,13 +80,19 @@ class StageContext:
         ]
         return [(rewards_lib.guard(fn), w) for fn, w in fns + [(fn, 1.0) for fn in self.extra_rewards]]
 
-    def verifier(self) -> Callable | None:
-        """The reward that decides `accuracy` and `pass@k`: `eval.verifier` if set, else the data's verifier."""
-        spec = self.stage.eval.verifier
-        if spec is not None:
-            return rewards_lib.resolve(spec.name, spec.kwargs)
-        name = verifier_name(self.recipe.stage_data(self.name))
-        return rewards_lib.resolve(name) if name else None
+    def verifier_spec(self):
+        """What decides `accuracy` and `pass@k`: `eval.verifier`, else `data.verifier`, else the task's
+        verifier, else numeric_match for files (rlft.data.verifier_spec)."""
+        return self.stage.eval.verifier or verifier_spec(self.recipe.stage_data(self.name))
+
+    @property
+    def verifier_name(self) -> str:
+        """The verifier as console lines and summary.json name it."""
+        return self.verifier_spec().name
+
+    def verifier(self) -> Callable:
+        spec = self.verifier_spec()
+        return rewards_lib.resolve(spec.name, spec.kwargs)
 
 
 # ---------------------------------------------------------------- models
@@ -101,7 +107,7 @@ def source_ref(ctx: StageContext) -> ModelRef:
     if spec.tiny is not None:
         path = dist.on_main(build_tiny_model, spec.tiny, ctx.dir / "init", ctx.seed)  # the others wait for it
         return ModelRef(base=str(path), tokenizer=str(path))
-    return ModelRef(base=spec.path, tokenizer=spec.tokenizer or spec.path)
+    return path_ref(spec.path, spec.tokenizer, f"{ctx.key}.model.path")  # a folder, a hub id or a run's stage
 
 
 def starting_model(ctx: StageContext, head: str = "causal"):
@@ -266,7 +272,8 @@ class EvalCallback(TrainerCallback):
         self.history.append({"step": step, **metrics})
         self.examples = examples
         acc = metrics.get("accuracy")
-        self.ctx.echo(f"  [{self.ctx.name}] step {step} eval accuracy={acc if acc is None else round(acc, 4)}")
+        self.ctx.echo(f"  [{self.ctx.name}] step {step} eval accuracy={acc if acc is None else round(acc, 4)} "
+                      f"({self.ctx.verifier_name}){reward_means(metrics)}")
         return metrics
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -350,7 +357,7 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     train.update({"global_step": trainer.state.global_step, "train_loss": result.training_loss})
     summary = {"train": train, "timing": metrics_cb.timing, "output": out.__dict__}
     if eval_cb is not None and eval_cb.history:
-        summary["eval"] = eval_cb.history[-1]
+        summary["eval"] = {**eval_cb.history[-1], "verifier": ctx.verifier_name}  # which reward judged accuracy
         summary["eval_history"] = eval_cb.history
         summary["examples"] = eval_cb.examples
         summary["stopped_at_accuracy_step"] = eval_cb.stopped_at

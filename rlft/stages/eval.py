@@ -1,9 +1,10 @@
-"""Held-out evaluation of a model: greedy accuracy by the verifier (`eval.verifier`, default the task's),
-rewards, lengths, examples; on request format compliance, entropy, KL and pass@k (docs/evaluation.md)."""
+"""Held-out evaluation of a model: greedy accuracy by the verifier (`eval.verifier`, else `data.verifier`, else
+the task's), rewards, lengths, examples; on request format compliance, entropy, KL and pass@k
+(docs/evaluation.md)."""
 
 from __future__ import annotations
 
-from rlft.evaluate import evaluate
+from rlft.evaluate import evaluate, reward_means
 from rlft.schema import ConfigError
 from rlft.stages.common import StageContext, starting_model
 from rlft.stages.eval_extras import StageEval
@@ -23,5 +24,6 @@ def run(ctx: StageContext):
     ctx.metrics.log(ctx.name, 0, "eval", metrics)
     shown = ("format_compliance", "entropy", "kl", *(f"pass@{k}" for k in spec.ks))
     extra = "".join(f" {k}={metrics[k]:.4g}" for k in shown if metrics.get(k) is not None)
-    ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts{extra}")
-    return ref, {"eval": metrics, "examples": examples}
+    ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts "
+             f"(verifier {ctx.verifier_name}){extra}{reward_means(metrics)}")
+    return ref, {"eval": {**metrics, "verifier": ctx.verifier_name}, "examples": examples}

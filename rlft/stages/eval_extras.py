@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rlft import rewards as rewards_lib
 from rlft.evaluate import EvalOptions
-from rlft.models import ModelRef, load_model
+from rlft.models import ModelRef, load_model, path_ref
 
 
 def start_ref(recipe, outputs: dict[str, ModelRef], run_dir, name: str) -> ModelRef:
@@ -22,7 +22,7 @@ def start_ref(recipe, outputs: dict[str, ModelRef], run_dir, name: str) -> Model
     if spec.tiny is not None:
         path = str(run_dir / name / "init")
         return ModelRef(base=path, tokenizer=path)
-    return ModelRef(base=spec.path, tokenizer=spec.tokenizer or spec.path)
+    return path_ref(spec.path, spec.tokenizer)
 
 
 def reference_ref(ctx) -> ModelRef:

@@ -66,5 +66,6 @@ def run(ctx: StageContext):
     if eval_cb is not None:
         if not eval_cb.history or eval_cb.history[-1]["step"] != steps:
             eval_cb.run(models.policy, steps)
-        summary.update(eval=eval_cb.history[-1], eval_history=eval_cb.history, examples=eval_cb.examples)
+        summary.update(eval={**eval_cb.history[-1], "verifier": ctx.verifier_name}, eval_history=eval_cb.history,
+                       examples=eval_cb.examples)
     return out, summary
