@@ -31,8 +31,9 @@ def test_a_finished_run_is_refused_then_overwritten(tmp_path, recipe, capsys):
     err = error(capsys)
     assert "already holds a finished run" in err and f"rlft run --resume {run}" in err and "--overwrite" in err
     assert (run / "env.json").read_text() == first  # nothing touched
+    (run / "notes.txt").write_text("from the first run")
     assert main(["run", recipe, "--run-dir", str(run), "--overwrite"]) == 0
-    assert (run / "summary.json").is_file() and (run / "env.json").read_text() != first
+    assert (run / "summary.json").is_file() and not (run / "notes.txt").exists()  # a fresh folder
 
 
 def test_an_unfinished_run_is_refused(tmp_path, recipe, capsys):
