@@ -42,6 +42,7 @@ def test_stop_keep_saves_the_chosen_model(tmp_path, scripted, rule, kept_step):
     sft = run.summary["stages"]["sft"]
     assert sft["stopped_at_accuracy_step"] == 2 and sft["train"]["global_step"] == 2
     assert sft["eval"]["step"] == kept_step and sft["eval"]["accuracy"] == (1.0 if kept_step == 2 else 0.0)
+    assert sft["eval"]["verifier"] == "scripted_verifier"
     if rule != "reached":
         assert sft["stop_kept"] == {"rule": rule, "step": 1, "accuracy": 0.0}
         assert "Kept the step-1 model" in (run.path / "report.md").read_text()

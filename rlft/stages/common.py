@@ -362,6 +362,6 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
         summary["examples"] = eval_cb.examples
         summary["stopped_at_accuracy_step"] = eval_cb.stopped_at
         if eval_cb.kept is not None:  # the model saved is the one kept: its evaluation is the stage's result
-            summary["eval"] = {"step": eval_cb.kept["step"], **eval_cb.kept["eval"]}
+            summary["eval"] = {"step": eval_cb.kept["step"], **eval_cb.kept["eval"], "verifier": ctx.verifier_name}
             summary["stop_kept"] = {k: v for k, v in eval_cb.kept.items() if k != "eval"}
     return out, summary
