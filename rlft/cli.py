@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from rlft.rewards.checker import TIMEOUT
 from rlft.rewards.guard import RewardError
 from rlft.schema import ConfigError
 from rlft.tracking import WriteError
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--num-generations", type=int, default=8, help="completions sampled per row (default 8)")
     chk.add_argument("--temperature", type=float, default=1.0)
     chk.add_argument("--max-new-tokens", type=int, default=64)
+    chk.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds a call may take before it counts as "
+                     f"hung, a violation (default {TIMEOUT:g}; 0: no limit)")
     chk.add_argument("--json", help="also write the report as JSON to this file")
     pre = sub.add_parser("check", help="pre-run check of an RL stage: can its starting model learn? (pass@k, "
                          "zero-variance groups, format, lengths; exit 1 when it cannot)")
@@ -132,6 +135,8 @@ def _check_reward(args) -> int:
     for flag in ("rows", "num_generations", "max_new_tokens"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')}", f"must be at least 1, got {getattr(args, flag)}")
+    if not 0 <= args.timeout < float("inf"):
+        raise ConfigError("--timeout", f"must be a number of seconds, 0 for no limit, got {args.timeout}")
     try:
         fn = resolve(args.reward, kwargs)
     except (ValueError, TypeError) as e:
@@ -143,7 +148,7 @@ def _check_reward(args) -> int:
 
         rows = rows or [DEFAULT_ROW]
         samples = sample_groups(args.model, rows, args.num_generations, args.temperature, args.max_new_tokens)
-    report = check_reward(fn, rows, samples, f"{args.num_generations} samples from {args.model}")
+    report = check_reward(fn, rows, samples, f"{args.num_generations} samples from {args.model}", args.timeout or None)
     print(report.render())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))

@@ -118,11 +118,12 @@ class DataSpec:
 @dataclass
 class RewardSpec:
     """One reward function: a built-in name or `package.module:function` / `file.py:function`, its weight,
-    and keyword arguments for a factory."""
+    keyword arguments for a factory, and a time limit per call in seconds (None: none)."""
 
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
 
     shorthand: ClassVar[str] = "name"
 
@@ -381,16 +382,19 @@ def check_recipe(recipe: Recipe) -> None:
                 raise ConfigError(join(data_key, "policy_pairs"), f"applies to dpo stages, not '{stage.algorithm}'")
             if stage.algorithm == "dpo" and recipe.stage_data(name).policy_pairs and not stage.rewards:
                 raise ConfigError(join(key, "rewards"), "policy_pairs ranks samples with the stage's rewards: add some")
+        names: dict[str, str] = {}  # rewards/<name>/mean must not be shared by two rewards of a stage
         for i, spec in enumerate(stage.rewards):
             if spec.name == "reward_model":
                 rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)
+                rewards.check_timeout(spec, join(join(key, "rewards"), i))
+                rewards.claim(names, "reward_model", join(join(join(key, "rewards"), i), "name"), "'reward_model'")
             else:
-                rewards.check(spec, join(join(key, "rewards"), i))
+                rewards.check(spec, join(join(key, "rewards"), i), names)
         if algo.uses_data and recipe.stage_data(name).verifier is not None:
-            rewards.check(recipe.stage_data(name).verifier, join(data_key, "verifier"))
+            rewards.check(recipe.stage_data(name).verifier, join(data_key, "verifier"), timed=False)
         for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
             if getattr(stage.eval, judge) is not None:
-                rewards.check(getattr(stage.eval, judge), join(key, f"eval.{judge}"))
+                rewards.check(getattr(stage.eval, judge), join(key, f"eval.{judge}"), timed=False)
         seen[name] = stage.algorithm
 
 

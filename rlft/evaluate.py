@@ -150,8 +150,12 @@ def evaluate(
     `pass@k` (docs/evaluation.md).
     """
     from rlft.eval_metrics import fraction_passing, isolated_rng, mean_pass_at_k, token_stats
+    from rlft.rewards.guard import guard
 
     options = options or EvalOptions()
+    # the verifier and the format reward may be user code: the same guard as the rewards (sys.exit, bad output)
+    verifier = guard(verifier) if verifier is not None else None
+    format_fn = guard(options.format_fn) if options.format_fn is not None else None
     prompts = dataset["prompt"]
     columns = {c: dataset[c] for c in dataset.column_names if c not in ("prompt", "completion")}
     rows = generate_ids(model, tokenizer, prompts, max_new_tokens, batch_size)
@@ -170,8 +174,8 @@ def evaluate(
     metrics["completions/max_length"] = float(max(lengths)) if lengths else None
     metrics["completions/clipped_ratio"] = mean([0.0 if e else 1.0 for e in ended])
     formatted = None
-    if options.format_fn is not None:
-        formatted = options.format_fn(completions, prompts=prompts, **columns)
+    if format_fn is not None:
+        formatted = format_fn(completions, prompts=prompts, **columns)
         metrics["format_compliance"] = fraction_passing(formatted)
     if options.entropy or options.reference is not None:
         metrics.update(token_stats(model, [(p, c) for p, c, _ in rows], tokenizer.pad_token_id, batch_size,

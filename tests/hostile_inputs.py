@@ -136,6 +136,35 @@ def empty_folder(path: Path, _tiny: Path) -> None:
 GOOD = jsonl(ROWS)
 PREFS = jsonl([{"prompt": "1+1=", "chosen": "2", "rejected": "3"}] * 2)
 REWARD = "def shaped(completions, **kwargs):\n    return [1.0 for _ in completions]\n\nLIMIT = 3\n"
+# user code that misbehaves: exits, raises or returns None as a factory, shrinks its input, never returns
+MISBEHAVING = """import sys
+import time
+
+
+def quitter(completions, **kwargs):
+    sys.exit(0)
+
+
+def shrinker(completions, **kwargs):
+    completions.pop()
+    return [1.0 for _ in completions]
+
+
+def sleeper(completions, **kwargs):
+    time.sleep(3600)
+
+
+def numeric_match(completions, **kwargs):
+    return [0.0 for _ in completions]
+
+
+def raising_factory(**kwargs):
+    return {}["scale"]
+
+
+def empty_factory(**kwargs):
+    pass
+"""
 YAML_OK = "name: hostile\nstages:\n  e: {algorithm: eval, model: {tiny: {hidden_size: 32}}}\n"
 
 CASES = [
@@ -395,6 +424,45 @@ CASES = [
          pipeline(stages__grpo__rewards=["my_rewards.py:LIMIT"]), files={"my_rewards.py": REWARD}),
     case("reward-file-absent", "a reward file that does not exist", ("file 'gone.py' does not exist"),
          pipeline(stages__grpo__rewards=["gone.py:shaped"])),
+    # ---------------------------------------------------------------- reward code that misbehaves (os._exit cannot
+    # be caught in-process and is out of scope)
+    case("reward-import-exits", "a reward file that calls sys.exit(0) when imported",
+         ("stages.grpo.rewards[0].name", "importing 'exits.py' failed", "called sys.exit(0)"),
+         pipeline(stages__grpo__rewards=["exits.py:shaped"]), files={"exits.py": "import sys\nsys.exit(0)\n"}),
+    case("reward-factory-raises", "a reward factory that raises KeyError",
+         ("stages.grpo.rewards[0].name", "factory 'user.py:raising_factory' raised KeyError: 'scale'"),
+         pipeline(stages__grpo__rewards=[{"name": "user.py:raising_factory", "kwargs": {"size": 1}}]),
+         files={"user.py": MISBEHAVING}),
+    case("reward-factory-none", "a reward factory that returns None",
+         ("stages.grpo.rewards[0].name", "factory 'user.py:empty_factory' returned None",
+          "a factory returns the reward function"),
+         pipeline(stages__grpo__rewards=[{"name": "user.py:empty_factory", "kwargs": {"size": 1}}]),
+         files={"user.py": MISBEHAVING}),
+    case("reward-duplicate-name", "a user reward named like the built-in beside it (one rewards/<name>/mean)",
+         ("stages.grpo.rewards[1].name", "'user.py:numeric_match' is named 'numeric_match'",
+          "stages.grpo.rewards[0].name ('numeric_match')", "rewards/numeric_match/mean"),
+         pipeline(stages__grpo__rewards=["numeric_match", "user.py:numeric_match"]), files={"user.py": MISBEHAVING}),
+    case("reward-timeout-negative", "a reward time limit below zero",
+         ("stages.grpo.rewards[0].timeout", "positive number of seconds", "-1"),
+         pipeline(stages__grpo__rewards=[{"name": "numeric_match", "timeout": -1}])),
+    case("verifier-timeout", "a time limit on eval.verifier, which is not guarded",
+         ("stages.eval.eval.verifier.timeout", "applies to a stage's rewards only"),
+         pipeline(stages__eval__eval__verifier={"name": "numeric_match", "timeout": 5})),
+    case("reward-exits-in-call", "a reward that calls sys.exit(0) while training",
+         ("reward 'quitter', sample 0 of 8", "called sys.exit(0)"),
+         on_file("grpo", stages__s__rewards=["user.py:quitter"]), files={"data.jsonl": GOOD, "user.py": MISBEHAVING},
+         runs=True),
+    case("reward-mutates", "a reward that pops a completion from the list it is given",
+         ("reward 'shrinker'", "returned 7 scores for 8 completions"),
+         on_file("grpo", stages__s__rewards=["user.py:shrinker"]), files={"data.jsonl": GOOD, "user.py": MISBEHAVING},
+         runs=True),
+    case("verifier-exits", "a user eval.verifier that calls sys.exit(0) while scoring",
+         ("reward 'quitter', sample 0 of 4", "called sys.exit(0)"),
+         eval_only(stages__e__eval__verifier="user.py:quitter"), files={"user.py": MISBEHAVING}, runs=True),
+    case("reward-hangs", "a reward that never returns, given a 0.5 s limit",
+         ("reward 'sleeper' did not return within 0.5 s", "on a batch of 8 completions"),
+         on_file("grpo", stages__s__rewards=[{"name": "user.py:sleeper", "timeout": 0.5}]),
+         files={"data.jsonl": GOOD, "user.py": MISBEHAVING}, runs=True),
     # ---------------------------------------------------------------- a full disk while saving (simulated)
     case("disk-full-model", "ENOSPC while saving the trained model",
          ("cannot write the stage's model 'run/s/model'", "No space left on device (ENOSPC)", "--resume"),

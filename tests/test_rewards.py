@@ -81,7 +81,7 @@ def test_resolve_errors_say_what_is_allowed(name, kwargs, words):
 def test_file_that_fails_to_import(tmp_path):
     bad = tmp_path / "broken.py"
     bad.write_text("import does_not_exist_xyz\n")
-    with pytest.raises(ValueError, match="importing .*broken.py' failed: ModuleNotFoundError"):
+    with pytest.raises(ValueError, match="importing .*broken.py' failed: the module raised ModuleNotFoundError"):
         resolve(f"{bad}:fn")
 
 

@@ -15,7 +15,7 @@ from rlft.rewards.format import CodeFormat, format_strict, reasoning_steps, tag_
 from rlft.rewards.guard import Guard, RewardError, guard
 from rlft.rewards.length import CosineLength, KimiLength, SoftOverlong
 from rlft.rewards.match import ChoiceMatch, exact_match, gsm8k_match, numeric_match
-from rlft.rewards.registry import REWARDS, Entry, check, from_spec, register, resolve
+from rlft.rewards.registry import REWARDS, Entry, check, check_timeout, claim, from_spec, register, resolve
 from rlft.rewards.repetition import RepetitionPenalty
 from rlft.rewards.sandbox import Sandbox
 from rlft.rewards.structured import JsonSchema, RegexMatch, json_valid
@@ -57,6 +57,6 @@ __all__ = [
     "REWARDS", "ChoiceMatch", "Clip", "CodeFormat", "CodeTests", "CosineLength", "Entry", "Gate", "Guard",
     "JsonSchema", "KimiLength", "MathAccuracy", "RandomReward", "ReasoningAccuracy", "RegexMatch",
     "RepetitionPenalty", "RewardError", "Route", "Sandbox", "SoftOverlong", "WeightedSum", "check", "check_reward",
-    "completion_text", "exact_match", "format_strict", "from_spec", "gsm8k_match", "guard", "json_valid",
-    "numeric_match", "reasoning_steps", "register", "resolve", "tag_count", "think_format",
+    "check_timeout", "claim", "completion_text", "exact_match", "format_strict", "from_spec", "gsm8k_match",
+    "guard", "json_valid", "numeric_match", "reasoning_steps", "register", "resolve", "tag_count", "think_format",
 ]

@@ -13,7 +13,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
-from rlft.rewards.guard import Guard, RewardError, settle
+from rlft.rewards.guard import Guard, RewardError, RewardTimeout
 from rlft.rewards.text import completion_text, shorten
 
 # Completions that break careless rewards: one of each kind the issue tracker keeps seeing.
@@ -27,6 +27,9 @@ FIXTURES: dict[str, str] = {
     "code_fenced": "```python\nprint(7 + 8)\n```",
     "repeated_answer": "15 " * 400,
 }
+# Seconds a call may take in `check-reward` before it counts as hung (`--timeout`; training has no limit
+# unless a reward sets `timeout`).
+TIMEOUT = 10.0
 # A row to score the fixtures against when no recipe gives one.
 DEFAULT_ROW = {"prompt": [{"role": "user", "content": "7+8="}], "answer": "15", "solution": "15"}
 
@@ -79,6 +82,7 @@ class Batch:
     nan: int = 0
     violation: str | None = None
     scores: list = field(default_factory=list)
+    hung: bool = False  # outlived the time limit: later calls are skipped
 
 
 @dataclass
@@ -139,16 +143,17 @@ def _fmt(value) -> str:
     return "None" if value is None else f"{value:.3g}" if isinstance(value, float) else shorten(repr(value), 40)
 
 
-def _call(fn, label: str, completions: list, kwargs: dict) -> Batch:
-    """Call the reward once, timing it, and record any contract violation instead of raising."""
-    guard = Guard(fn)
+def _call(fn, label: str, completions: list, kwargs: dict, timeout: float | None = None) -> Batch:
+    """Call the reward once through the guard, timing it, and record any contract violation (an exception,
+    sys.exit, outliving `timeout`) instead of raising."""
+    guard = Guard(fn, timeout)
     batch = Batch(label, len(completions))
     start = time.perf_counter()
     try:
-        raw = settle(fn(completions, **kwargs))
-    except Exception as e:  # noqa: BLE001 - reported, with the sample that causes it
+        raw = guard.raw(completions, kwargs)
+    except RewardError as e:
         batch.seconds = time.perf_counter() - start
-        batch.violation = str(guard.locate(e, completions, kwargs))
+        batch.violation, batch.hung = str(e), isinstance(e, RewardTimeout)
         return batch
     batch.seconds = time.perf_counter() - start
     if isinstance(raw, list | tuple):
@@ -174,11 +179,12 @@ def _as_completion(text: str, conversational: bool):
 
 
 def check_reward(fn, rows: list[dict] | None = None, samples: list[list[str]] | None = None,
-                 sample_source: str = "") -> RewardCheck:
+                 sample_source: str = "", timeout: float | None = TIMEOUT) -> RewardCheck:
     """Run `fn` on the fixtures and on `rows` (dataset rows as dicts; a default arithmetic row if None).
 
     `samples[i]` are completions sampled for rows[i] (the groups); without them each row's group is its
-    gold completion, perturbations of it and the fixtures.
+    gold completion, perturbations of it and the fixtures. A call that outlives `timeout` seconds (None:
+    no limit) is a violation, and the remaining calls are skipped.
     """
     name = getattr(fn, "__name__", type(fn).__name__)
     rows = list(rows) if rows else [DEFAULT_ROW]
@@ -186,7 +192,7 @@ def check_reward(fn, rows: list[dict] | None = None, samples: list[list[str]] | 
     violations, warnings = [], []
 
     fixture_completions = [_as_completion(t, conversational) for t in FIXTURES.values()]
-    fixtures = _call(fn, "fixtures", fixture_completions, _columns(rows[:1], [len(FIXTURES)]))
+    fixtures = _call(fn, "fixtures", fixture_completions, _columns(rows[:1], [len(FIXTURES)]), timeout)
     fixture_scores = dict(zip(FIXTURES, fixtures.scores or [None] * len(FIXTURES)))
 
     if samples is not None:
@@ -198,9 +204,14 @@ def check_reward(fn, rows: list[dict] | None = None, samples: list[list[str]] | 
             groups.append(([gold, *perturb(gold)] if gold else []) + list(FIXTURES.values()))
     completions = [_as_completion(t, conversational) for g in groups for t in g]
     kwargs = _columns(rows, [len(g) for g in groups])
-    first = _call(fn, "rows", completions, kwargs)
-    second = _call(fn, "rows again", completions, kwargs)
-    batches = [fixtures, first, second]
+    batches = [fixtures]
+    for label in ("rows", "rows again"):
+        if batches[-1].hung:
+            batches.append(Batch(label, len(completions), hung=True, violation="not called: an earlier call "
+                                 f"outlived the time limit of {timeout:g} s"))
+        else:
+            batches.append(_call(fn, label, completions, kwargs, timeout))
+    first, second = batches[1:]
     violations += list(dict.fromkeys(b.violation for b in batches if b.violation))
 
     deterministic = first.violation is None and second.violation is None and first.scores == second.scores

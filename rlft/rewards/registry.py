@@ -1,5 +1,6 @@
 """Find reward functions by name: built-ins in one dict, user code as `package.module:function` or
-`path/to/file.py:function`. A name with `kwargs` is a factory, called with them to make the reward."""
+`path/to/file.py:function`. A name with `kwargs` is a factory, called with them to make the reward. User
+code is imported and called through the guard's `run_user`, so whatever it does becomes one ValueError."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlft.rewards.guard import run_user
+from rlft.rewards.text import shorten
 from rlft.schema import ConfigError, join, suggest
 
 
@@ -57,14 +60,12 @@ def _import(target: str) -> Callable:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # so rewards defined there can be pickled by name
         try:
-            spec.loader.exec_module(module)
-        except Exception as e:
-            raise ValueError(f"importing '{module_name}' failed: {type(e).__name__}: {e}") from None
+            run_user(f"importing '{module_name}' failed: the module", spec.loader.exec_module, (module,))
+        except ValueError:
+            sys.modules.pop(spec.name, None)
+            raise
     else:
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as e:
-            raise ValueError(f"cannot import module '{module_name}': {type(e).__name__}: {e}") from None
+        module = run_user(f"cannot import module '{module_name}': it", importlib.import_module, (module_name,))
     if not hasattr(module, attr):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
         raise ValueError(f"module '{module_name}' has no '{attr}'{suggest(attr, public)}")
@@ -78,13 +79,15 @@ def resolve(name: str, kwargs: dict | None = None) -> Callable:
     """The reward callable for a name: a built-in (factories are called with kwargs) or user code; a user
     function given kwargs is treated as a factory. Raises ValueError saying what is allowed."""
     kwargs = kwargs or {}
+    factory = bool(kwargs)
     if ":" in name:
         fn = _import(name)
-        reward = fn(**kwargs) if kwargs else fn
+        reward = run_user(f"factory '{name}'", fn, kwargs=kwargs) if kwargs else fn
     elif name in REWARDS:
         entry = REWARDS[name]
-        if entry.factory:
-            reward = entry.fn(**kwargs)
+        factory = entry.factory
+        if entry.factory:  # a registered factory may be a user's: guarded, but its ValueError/TypeError kept
+            reward = run_user(f"factory '{name}'", entry.fn, kwargs=kwargs, passes=(ValueError, TypeError))
         elif kwargs:
             raise ValueError(f"reward '{name}' takes no kwargs (it is a plain function)")
         else:
@@ -94,6 +97,9 @@ def resolve(name: str, kwargs: dict | None = None) -> Callable:
             f"unknown reward '{name}'{suggest(name, REWARDS)}; built-ins: {', '.join(sorted(REWARDS))}; "
             "or give your own as package.module:function or path/to/file.py:function"
         )
+    if factory and not callable(reward):
+        raise ValueError(f"factory '{name}' returned {shorten(repr(reward), 60)}; a factory returns the reward "
+                         "function")
     if not hasattr(reward, "__name__"):
         raise ValueError(f"reward '{name}' has no __name__ (needed to log rewards/<name>/mean)")
     return reward
@@ -126,10 +132,42 @@ def from_spec(spec) -> Callable:
     raise ValueError(f"a reward spec is a name, a {{name, kwargs}} mapping or a function, got {spec!r}")
 
 
-def check(spec, key: str) -> None:
-    """Validate one RewardSpec by resolving it (user modules are imported)."""
+def claim(names: dict[str, str], logged: str, key: str, source: str) -> None:
+    """Record that the reward written at `key` (as `source`) logs as `rewards/<logged>/...`; a second reward
+    of one stage with that name is refused, since TRL would merge the two into one metric.
+
+    >>> names = {}
+    >>> claim(names, "accuracy", "rewards[0].name", "'accuracy'")
+    >>> claim(names, "accuracy", "rewards[1].name", "'./mine.py:accuracy'")
+    Traceback (most recent call last):
+    ...
+    rlft.schema.ConfigError: rewards[1].name: reward './mine.py:accuracy' is named 'accuracy', like \
+rewards[0].name ('accuracy'): TRL would log both as rewards/accuracy/mean; give one another name (rename the \
+function or set its __name__)
+    """
+    if logged in names:
+        raise ConfigError(key, f"reward {source} is named '{logged}', like {names[logged]}: TRL would log both "
+                          f"as rewards/{logged}/mean; give one another name (rename the function or set its "
+                          "__name__)")
+    names[logged] = f"{key} ({source})"
+
+
+def check_timeout(spec, key: str, timed: bool = True) -> None:
+    """A RewardSpec's `timeout`: left out, or a positive number of seconds where a time limit applies."""
+    timeout = getattr(spec, "timeout", None)
+    if timeout is not None and not timed:
+        raise ConfigError(join(key, "timeout"), "applies to a stage's rewards only; leave it out here")
+    if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < float("inf")):
+        raise ConfigError(join(key, "timeout"), f"must be a positive number of seconds per call (or left out: "
+                          f"no limit), got {timeout!r}")
+
+
+def check(spec, key: str, names: dict[str, str] | None = None, timed: bool = True) -> None:
+    """Validate one RewardSpec by resolving it (user modules are imported); with `names`, the stage's reward
+    names so far (see `claim`). `timed=False` where no time limit applies (eval.verifier, eval.format)."""
+    check_timeout(spec, key, timed)
     try:
-        resolve(spec.name, spec.kwargs)
+        fn = resolve(spec.name, spec.kwargs)
     except ConfigError:
         raise
     except (ValueError, TypeError) as e:
@@ -138,3 +176,5 @@ def check(spec, key: str) -> None:
             params = [p for p in inspect.signature(entry.fn).parameters if p not in ("self", "args", "kwargs")]
             e = f"{e}; reward '{spec.name}' takes kwargs: {', '.join(params) or 'none'}"
         raise ConfigError(join(key, "name"), str(e)) from None
+    if names is not None:
+        claim(names, fn.__name__, join(key, "name"), f"'{spec.name}'")

@@ -69,16 +69,21 @@ class StageContext:
 
     def rewards(self) -> list[tuple[Callable, float]]:
         """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1. Each is
-        guarded: a reward that raises or returns what TRL cannot use stops the run with a `RewardError` naming
-        the function, the sample and its completion, not a trainer traceback."""
+        guarded: a reward that raises, exits, outlives its `timeout` or returns what TRL cannot use stops the
+        run with a `RewardError` naming the function, the sample and its completion, not a trainer traceback."""
         from rlft import rm
 
         fns = [
             (rm.build(r.kwargs, self.outputs, self.seed, self.recipe.output_dir, self.use_cache, self.echo)
-             if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs), r.weight)
+             if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs), r.weight, r.timeout)
             for r in self.stage.rewards
         ]
-        return [(rewards_lib.guard(fn), w) for fn, w in fns + [(fn, 1.0) for fn in self.extra_rewards]]
+        names = {fn.__name__: f"{self.key}.rewards[{i}].name ('{r.name}')"
+                 for i, ((fn, _, _), r) in enumerate(zip(fns, self.stage.rewards, strict=True))}
+        for fn in self.extra_rewards:  # validation saw the recipe's rewards; these come from Python
+            name = getattr(fn, "__name__", type(fn).__name__)
+            rewards_lib.claim(names, name, self.key, f"'{name}' passed from Python (rewards=)")
+        return [(rewards_lib.guard(fn, t), w) for fn, w, t in fns + [(fn, 1.0, None) for fn in self.extra_rewards]]
 
     def verifier_spec(self):
         """What decides `accuracy` and `pass@k`: `eval.verifier`, else `data.verifier`, else the task's
@@ -91,8 +96,9 @@ class StageContext:
         return self.verifier_spec().name
 
     def verifier(self) -> Callable:
+        """The verifier, guarded like the rewards (it may be user code), for evaluation and the pre-run check."""
         spec = self.verifier_spec()
-        return rewards_lib.resolve(spec.name, spec.kwargs)
+        return rewards_lib.guard(rewards_lib.resolve(spec.name, spec.kwargs))
 
 
 # ---------------------------------------------------------------- models
