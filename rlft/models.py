@@ -127,7 +127,10 @@ class ModelRef:
 
     @classmethod
     def load(cls, path: Path) -> ModelRef:
-        return cls(**json.loads(path.read_text()))
+        from rlft.runfiles import read_json  # a hand-edited output.json: one error naming the file
+
+        return cls(**read_json(path, "the stage's model reference", {"base": str, "adapters": list,
+                                                                      "tokenizer": (str, type(None))}, only=True))
 
 
 def torch_dtype(name: str) -> torch.dtype:
