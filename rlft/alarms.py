@@ -9,7 +9,7 @@ history, so it is tested on constructed histories (a hacking run and a healthy o
 
 from __future__ import annotations
 
-import json
+from rlft.runfiles import read_json
 
 # Where each series comes from, in order of preference: (split, key, transform).
 SOURCES: dict[str, list[tuple[str, str, bool]]] = {
@@ -126,7 +126,7 @@ def review(ctx) -> dict:
     out = {}
     check = ctx.run_dir / ctx.name / "check.json"
     if check.is_file():
-        out["check"] = json.loads(check.read_text())
+        out["check"] = read_json(check, "the stage's pre-run check report")
     if ctx.stage.algorithm in RL_ALGORITHMS and ctx.stage.alarms.enabled:
         out["alarms"] = find_alarms(stage_history(ctx.metrics.read(), ctx.name), ctx.stage.alarms)
         for alarm in out["alarms"]:

@@ -8,7 +8,6 @@ written (compare.json, compare.md, plots/) are described in docs/compare.md.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ import numpy as np
 
 from rlft import adastop, stats
 from rlft.config import load_recipe
+from rlft.runfiles import read_jsonl
 from rlft.schema import ConfigError
 from rlft.sweeps import RECIPE_FILE, SWEEP_FILE, Run, final_accuracy, find_runs, read_sweep, run_seed, start
 from rlft.tracking import write_json
@@ -117,10 +117,7 @@ def summarize(scores: dict[str, np.ndarray], metric: str, reps: int, confidence:
 
 
 def _records(run: Run) -> list[dict]:
-    path = run.path / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(run.path / "metrics.jsonl", "the run's metrics")
 
 
 def curves(variants: dict[str, list[Run]], reps: int, confidence: float, seed: int) -> list[dict]:
@@ -212,13 +209,18 @@ def compare(paths: list, metrics: list[str] | None = None, labels: list[str] | N
     metrics = list(metrics or [DEFAULT_METRIC])
     if reps < 1 or not 0.0 < confidence < 1.0:
         raise ConfigError("--reps", f"need reps >= 1 and 0 < confidence < 1, got {reps} and {confidence}")
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError("--out", f"'{out}' is a file; give a folder to write compare.md, compare.json and plots/ to")
     if adaptive:
         variants, test = _adaptive(paths, labels, metrics[0], batch, max_seeds, alpha, permutations, seed, echo,
                                    use_cache)
     else:
         variants, test = gather(paths, labels), None
     out = Path(out) if out else Path("runs") / "compare" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file on the way, no permission
+        raise ConfigError("--out", f"cannot make the folder '{out}': {e.strerror}") from None
     result = {
         "path": str(out), "metrics": metrics, "reps": reps, "confidence": confidence, "seed": seed,
         "variants": {label: {"seeds": [r.seed for r in runs], "runs": [str(r.path) for r in runs]}

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import yaml
-
 from rlft import paths, yamltext
 from rlft.schema import ConfigError, build, join, positive, suggest
 
@@ -285,8 +283,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key:
         raise ConfigError("", f"override '{text}' has an empty key")
     try:
-        return key, yaml.safe_load(value) if value != "" else ""
-    except yaml.YAMLError:
+        return key, yamltext.load(value) if value != "" else ""
+    except yamltext.Refused as e:  # read as a recipe file would be: a repeated key is an error here too
+        raise ConfigError(key, f"override value: {e}") from None
+    except ValueError:  # not YAML at all: the text itself
         return key, value
 
 
@@ -297,6 +297,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
     {'a': {'b': 2, 'c': {'d': 3}}}
     """
     for dotted, value in overrides.items():
+        check_stage_name(raw, dotted, value)
         node = raw
         parts = dotted.split(".")
         for i, part in enumerate(parts[:-1]):
@@ -308,6 +309,20 @@ def apply_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
             node = child
         node[parts[-1]] = value
     return raw
+
+
+def check_stage_name(raw: dict, dotted: str, value: Any) -> None:
+    """An override under `stages.X` needs X to be a stage of the recipe, unless it gives the whole new stage
+    (a mapping with an `algorithm`): a typo in a stage name would otherwise start a stage of its own."""
+    parts = dotted.split(".")
+    stages = raw.get("stages")
+    if parts[0] != "stages" or len(parts) < 2 or not isinstance(stages, dict) or parts[1] in stages:
+        return
+    if len(parts) == 2 and isinstance(value, dict) and "algorithm" in value:
+        return
+    names = ", ".join(map(str, stages)) or "none"
+    raise ConfigError(dotted, f"no stage '{parts[1]}' in the recipe{suggest(parts[1], map(str, stages))} "
+                      f"(stages: {names}); a new stage is given whole: stages.{parts[1]}={{algorithm: ..., ...}}")
 
 
 def read_yaml(path: str | Path) -> dict:

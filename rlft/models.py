@@ -129,7 +129,10 @@ class ModelRef:
 
     @classmethod
     def load(cls, path: Path) -> ModelRef:
-        return cls(**json.loads(path.read_text()))
+        from rlft.paths import MODEL_REF_KEYS
+        from rlft.runfiles import read_json  # a hand-edited output.json: one error naming the file
+
+        return cls(**read_json(path, "the stage's model reference", MODEL_REF_KEYS, only=True))
 
 
 def path_ref(path: str, tokenizer: str | None = None, key: str = "") -> ModelRef:

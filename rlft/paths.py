@@ -10,7 +10,6 @@ run resumes from anywhere. A finished run's stage folder (`output.json`) is a mo
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -21,6 +20,7 @@ from rlft.schema import ConfigError, join
 
 REWARD_FILE = re.compile(r"^(?P<file>.+\.py):(?P<fn>[A-Za-z_][A-Za-z0-9_]*)$")
 OUTPUT_FILE = "output.json"  # what a finished stage leaves: the model later stages load (rlft.models.ModelRef)
+MODEL_REF_KEYS = {"base": str, "adapters": list, "tokenizer": (str, type(None))}  # output.json, exactly these
 
 # Where a recipe holds paths: dotted key (`*`: any stage) -> the kind of node found there.
 FIELDS = {"data": "data", "stages.*.data": "data", "stages.*.model": "model", "stages.*.rewards": "rewards",
@@ -166,12 +166,13 @@ def stage_output(path: str | Path, key: str = "") -> dict | None:
     file = Path(path).expanduser() / OUTPUT_FILE
     if not file.is_file():
         return None
+    from rlft.runfiles import read_json  # the one reader of run files
+
     try:
-        saved = json.loads(file.read_text())
-        ref = {"base": str(saved["base"]), "adapters": [str(a) for a in saved.get("adapters") or []],
-               "tokenizer": saved.get("tokenizer")}  # fmt: skip
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(key, f"'{file}' is not a stage's output.json ({type(e).__name__}: {e})") from None
+        saved = read_json(file, "the stage's model reference", MODEL_REF_KEYS, only=True)
+    except ConfigError as e:
+        raise ConfigError(key, str(e)) from None
+    ref = {"base": saved["base"], "adapters": [str(a) for a in saved["adapters"]], "tokenizer": saved["tokenizer"]}
     run_dir = file.parent.parent
 
     def usable(p: str | None) -> str | None:

@@ -3,7 +3,6 @@ A killed run continues with `resume_run` (`rlft run --resume RUN_DIR`; see rlft/
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -17,6 +16,7 @@ from rlft import distributed as dist
 from rlft import threads
 from rlft.config import Recipe, load_recipe, to_dict
 from rlft.models import ModelRef
+from rlft.runfiles import SUMMARY_KEYS, read_json
 from rlft.tracking import (
     Timer,
     environment,
@@ -88,7 +88,7 @@ def run(
     path = dist.broadcast(Path(run_dir) if run_dir else new_run_dir(recipe.output_dir, recipe.name, recipe.seed))
     if resume and (path / "summary.json").is_file():
         echo(f"rlft: run {path} is complete; nothing to resume")
-        return RunResult(path, json.loads((path / "summary.json").read_text()))
+        return RunResult(path, read_json(path / "summary.json", "the run's summary", SUMMARY_KEYS))
     dist.on_main(prepare_run_dir, path, resume, overwrite)
     try:
         with threads.live_run(recipe.num_threads, f"{recipe.name} -> {path}", echo) as check_threads:
@@ -109,7 +109,7 @@ def run_stages(recipe: Recipe, path: Path, timer: Timer, resume: bool, rewards: 
 
     env_now = {**environment(recipe.seed), **dist.describe()}
     if resume and dist.is_main():  # config.yaml stays as the run started; env.json gains this process's environment
-        env = json.loads((path / "env.json").read_text()) if (path / "env.json").is_file() else {}
+        env = read_json(path / "env.json", "the run's environment") if (path / "env.json").is_file() else {}
         write_json(path / "env.json", {**env, "resumed": [*env.get("resumed", []), env_now]})
     elif dist.is_main():
         write_text(path / "config.yaml", yaml.safe_dump(to_dict(recipe), sort_keys=False), "the resolved recipe")

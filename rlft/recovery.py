@@ -35,6 +35,7 @@ from transformers import TrainerCallback
 
 from rlft.config import Recipe, load_recipe, to_dict
 from rlft.models import ModelRef
+from rlft.runfiles import read_json, read_yaml
 from rlft.schema import ConfigError, join
 from rlft.tracking import write_json
 
@@ -44,6 +45,8 @@ STATE_FILE = "rlft_state.json"
 TRAINER_COUNTERS = ("_total_loss_scalar", "_total_train_tokens")
 MARKER = "summary.json"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+STAGE_KEYS = {"algorithm": str, "wall_s": (int, float)}  # what the report reads from a stage's summary.json
+STATE_KEYS = {"resumable": bool, "metrics_bytes": int, "last": dict}
 
 
 # ---------------------------------------------------------------- the recipe
@@ -70,7 +73,7 @@ def saved_config(run_dir: Path) -> dict:
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise ConfigError("--resume", f"'{run_dir}' is not a run folder (it has no config.yaml)")
-    return yaml.safe_load(path.read_text())
+    return read_yaml(path, "the run's resolved recipe")
 
 
 def recipe_for(run_dir: str | Path, recipe=None, overrides=None) -> Recipe:
@@ -109,7 +112,7 @@ def is_complete(stage_dir: Path) -> bool:
 
 def load_complete(stage_dir: Path) -> tuple[ModelRef, dict]:
     """A completed stage's output reference and summary, as the pipeline wrote them."""
-    return ModelRef.load(stage_dir / "output.json"), json.loads((stage_dir / MARKER).read_text())
+    return ModelRef.load(stage_dir / "output.json"), read_json(stage_dir / MARKER, "the stage's summary", STAGE_KEYS)
 
 
 def prepare(run_dir: Path, name: str, metrics_path: Path, kept_stages: list[str], use_checkpoint: bool,
@@ -149,9 +152,10 @@ def step_of(path: Path) -> int | None:
 
 
 def read_state(checkpoint: Path) -> dict | None:
+    """A checkpoint's rlft state, or None when it is missing or broken (the checkpoint is then not used)."""
     try:
-        return json.loads((checkpoint / STATE_FILE).read_text())
-    except (OSError, ValueError):
+        return read_json(checkpoint / STATE_FILE, "the checkpoint's state", STATE_KEYS)
+    except ConfigError:
         return None
 
 
@@ -264,7 +268,7 @@ def stage_start(path: Path, kept_stages: list[str]) -> int:
                 record = json.loads(line)
             except ValueError:
                 return offset
-            if not line.endswith(b"\n") or record.get("stage") not in kept_stages:
+            if not line.endswith(b"\n") or not isinstance(record, dict) or record.get("stage") not in kept_stages:
                 return offset
             offset += len(line)
     return offset

@@ -4,8 +4,9 @@ metrics and sample completions with their rewards; the resolved recipe and the e
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from rlft.runfiles import read_json, read_yaml
 
 # Held-out evaluation columns, in this order, when any evaluation of the stage logged them.
 EVAL_COLUMNS = ["accuracy", "reward", "format_compliance", "entropy", "kl", "completions/mean_length",
@@ -128,7 +129,7 @@ def environment_lines(run_dir: Path) -> list[str]:
     path = run_dir / "env.json"
     if not path.is_file():
         return []
-    env = json.loads(path.read_text())
+    env = read_json(path, "the run's environment")
     keys = ["python", "platform", "device", "cuda", "torch_threads", "cpu_count", "seed", "git_commit", "started"]
     rows = [[k, env.get(k)] for k in keys if k in env]
     rows += [[name, version] for name, version in (env.get("packages") or {}).items()]
@@ -142,9 +143,7 @@ def render(run_dir: Path, summary: dict, drawn: set[str], has_overview: bool) ->
     config = run_dir / "config.yaml"
     description = ""
     if config.is_file():
-        import yaml
-
-        description = str((yaml.safe_load(config.read_text()) or {}).get("description") or "").strip()
+        description = str(read_yaml(config, "the run's resolved recipe").get("description") or "").strip()
     lines = [f"# {summary['recipe']} (seed {summary['seed']})", ""]
     if description:
         lines += [description, ""]

@@ -8,13 +8,13 @@ reward_models/, trained once and cached) or `kwargs: {path: <folder>}` for a sav
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from rlft.evaluate import is_conversational
 from rlft.rewards.text import completion_text
+from rlft.runfiles import read_json
 from rlft.schema import ConfigError, check_keys, join
 
 STATS_FILE = "rm_stats.json"
@@ -101,7 +101,8 @@ class RewardModelReward:
         if torch.cuda.is_available():
             self._model.to("cuda")
         stats = Path(self.path).parent / STATS_FILE
-        self._stats = json.loads(stats.read_text()) if stats.exists() else None
+        keys = {"score_mean": (int, float), "score_std": (int, float)}
+        self._stats = read_json(stats, "the reward model's score statistics", keys) if stats.exists() else None
         if self.normalize and self._stats is None:
             raise ValueError(f"normalize needs {stats} (written by rlft's reward_model stage)")
 

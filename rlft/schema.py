@@ -25,12 +25,28 @@ class ConfigError(ValueError):
 
     def _text(self) -> str:
         where = f"{self.source}: " if self.source else ""
-        return f"{where}{self.key}: {self.message}" if self.key else f"{where}{self.message}"
+        return shorten(f"{where}{self.key}: {self.message}" if self.key else f"{where}{self.message}")
 
     def with_source(self, source: str) -> ConfigError:
         self.source = source
         self.args = (self._text(),)
         return self
+
+
+MAX_MESSAGE = 1000  # characters of an error line: a huge value quoted in it shows its start and its end
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut in the middle to about `limit` characters, saying how much was left out; keeps the start (the
+    file and key) and the end (what is allowed).
+
+    >>> shorten("key: " + "x" * 50 + "; allowed: 1, 2", limit=30)
+    'key: xxxxxxxxxxxxxxx... (40 more characters) ...owed: 1, 2'
+    """
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 3, limit // 3
+    return f"{text[:head]}... ({len(text) - head - tail} more characters) ...{text[-tail:]}"
 
 
 def join(prefix: str, key: str | int) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from rlft.config import Recipe, load_recipe, parse_override, to_dict
+from rlft.runfiles import SUMMARY_KEYS, SWEEP_KEYS, read_json, read_yaml
 from rlft.schema import ConfigError
 from rlft.tracking import new_dir, write_json
 
@@ -30,29 +31,38 @@ if TYPE_CHECKING:  # the pipeline imports torch; `rlft compare` on finished runs
 
 SWEEP_FILE = "sweep.json"
 RECIPE_FILE = "recipe.yaml"
+MAX_SEEDS = 1000  # one run per seed, one after another: more is a typo, not a sweep
 
 
 def parse_seeds(text: str) -> list[int]:
-    """Seeds from `0-4` (inclusive), `0,2,5` or a mix like `0-2,7`; in the order given.
+    """Seeds from `0-4` (inclusive), `0,2,5` or a mix like `0-2,7`; in the order given; at most MAX_SEEDS.
 
     >>> parse_seeds("0-4"), parse_seeds("3"), parse_seeds("0-1,7,9-10")
     ([0, 1, 2, 3, 4], [3], [0, 1, 7, 9, 10])
     >>> parse_seeds("4-1")
     Traceback (most recent call last):
     rlft.schema.ConfigError: --seeds: '4-1' counts down; write the range as 1-4
+    >>> parse_seeds("0-100000")
+    Traceback (most recent call last):
+    rlft.schema.ConfigError: --seeds: '0-100000' names 100001 seeds; a sweep runs at most 1000
     """
     seeds: list[int] = []
+    seen: set[int] = set()
     for part in str(text).replace(" ", "").split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,18})(?:-(\d{1,18}))?", part)
         if not m:
             raise ConfigError("--seeds", f"'{text}' is not a list of seeds like 0-4, 0,2,5 or 0-2,7")
         low, high = int(m[1]), int(m[2] if m[2] is not None else m[1])
         if high < low:
             raise ConfigError("--seeds", f"'{part}' counts down; write the range as {high}-{low}")
-        seeds.extend(range(low, high + 1))
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise ConfigError("--seeds", f"'{text}' names seed {repeated[0]} twice")
+        if len(seeds) + high - low + 1 > MAX_SEEDS:  # checked before the range is made: 0-10**12 is refused at once
+            count = len(seeds) + high - low + 1
+            raise ConfigError("--seeds", f"'{text}' names {count} seeds; a sweep runs at most {MAX_SEEDS}")
+        for seed in range(low, high + 1):
+            if seed in seen:
+                raise ConfigError("--seeds", f"'{text}' names seed {seed} twice")
+            seen.add(seed)
+            seeds.append(seed)
     return seeds
 
 
@@ -85,7 +95,18 @@ def new_sweep_dir(output_dir: str, recipe_name: str) -> Path:
 
 
 def read_sweep(path: Path) -> dict:
-    return json.loads((Path(path) / SWEEP_FILE).read_text())
+    """A sweep's sweep.json, checked: its seeds are whole numbers."""
+    file = Path(path) / SWEEP_FILE
+    info = read_json(file, "the sweep's record", SWEEP_KEYS)
+    for key in ("planned", "seeds"):
+        bad = [s for s in info[key] if not isinstance(s, int) or isinstance(s, bool)]
+        if bad:
+            raise ConfigError("", f"the sweep's record: '{key}' should hold whole numbers, got {bad[0]!r}", str(file))
+    return info
+
+
+def read_sweep_recipe(path: Path) -> dict:
+    return read_yaml(Path(path) / RECIPE_FILE, "the sweep's resolved recipe")
 
 
 def _resolved(recipe: Recipe) -> dict:
@@ -114,7 +135,7 @@ def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, lab
     path = Path(sweep_dir) if sweep_dir else new_sweep_dir(loaded.output_dir, loaded.name)
     resolved = _resolved(loaded)
     if (path / SWEEP_FILE).exists():
-        if yaml.safe_load((path / RECIPE_FILE).read_text()) != resolved:
+        if read_sweep_recipe(path) != resolved:
             raise ConfigError("--run-dir", f"{path} is a sweep of a different recipe or overrides")
         return path
     if path.exists() and any(path.iterdir()):
@@ -141,7 +162,7 @@ def run_seed(path: Path, seed: int, rewards: list[Callable] | None = None, echo:
     if info.get("python_rewards") and not rewards:
         raise ConfigError("", f"the sweep {path} used Python reward functions {info['python_rewards']}; "
                           "pass them again (rewards=[...]) to run more seeds")
-    recipe = load_recipe(yaml.safe_load((path / RECIPE_FILE).read_text()), {"seed": seed})
+    recipe = load_recipe(read_sweep_recipe(path), {"seed": seed})
     result = run(recipe, run_dir=path / f"s{seed}", rewards=rewards, echo=echo, use_cache=use_cache)
     info = read_sweep(path)
     info["seeds"].append(seed)
@@ -193,11 +214,10 @@ class Run:
 
 
 def _load_run(path: Path, label: str | None) -> Run:
-    summary = json.loads((path / "summary.json").read_text())
+    summary = read_json(path / "summary.json", "the run's summary", SUMMARY_KEYS)
     if label is None:
-        parent = path.parent / SWEEP_FILE
-        label = json.loads(parent.read_text())["label"] if parent.exists() else summary["recipe"]
-    return Run(path, label, int(summary["seed"]), summary)
+        label = read_sweep(path.parent)["label"] if (path.parent / SWEEP_FILE).exists() else summary["recipe"]
+    return Run(path, label, summary["seed"], summary)
 
 
 def find_runs(path, label: str | None = None) -> list[Run]:
@@ -209,6 +229,9 @@ def find_runs(path, label: str | None = None) -> list[Run]:
         return [_load_run(path / f"s{s}", label) for s in info["seeds"] if (path / f"s{s}" / "summary.json").exists()]
     if (path / "summary.json").exists():
         return [_load_run(path, label)]
+    if (path / "config.yaml").is_file():
+        raise ConfigError("", f"{path} is a run that has not finished (it has no summary.json); finish it with "
+                          f"rlft run --resume {path}, or leave it out")
     what = "does not exist" if not path.exists() else "is neither a run folder (summary.json) nor a sweep (sweep.json)"
     raise ConfigError("", f"{path} {what}")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rlft import threads
+from rlft.runfiles import read_jsonl
 
 PACKAGES = ("rlft", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "math-verify", "numpy")
 # Wall-clock figures differ between identical runs; they go to the stage summary, not to metrics.jsonl,
@@ -149,9 +150,7 @@ class MetricsLog:
         return record
 
     def read(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        return read_jsonl(self.path, "the run's metrics")
 
 
 class Timer:

@@ -4,7 +4,8 @@ exit code 2, a single `error: ...` line without a traceback, and that nothing in
 
 To add a case (every bug found in the wild should become one): append a `case(...)` to CASES with an id, one
 line on what the input is, the recipe (a mapping from the helpers below, raw YAML text or bytes), the files
-it needs and the words the message must contain: the file, key, line or row, and what is allowed.
+it needs and the words the message must contain: the file, key, line or row, and what is allowed. Cases on
+the files of a finished or interrupted run (`rlft run --resume`, `rlft compare`) give their `command`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
 
-from rlft.config import apply_overrides
+from rlft.config import apply_overrides, load_recipe, to_dict
 
 DROP = object()  # an override value that removes the key
 
@@ -35,6 +37,7 @@ class Case:
     recipe_path: str = "recipe.yaml"  # the recipe argument (a case may point at a missing file or a folder)
     fault: str | None = None  # a simulated failure while running (see test_hostile_inputs.FAULTS)
     runs: bool = False  # passes validation and fails once the stage starts (never after training)
+    command: tuple[str, ...] = ()  # the whole command line instead of `run RECIPE ARGS --run-dir run`
 
 
 def case(id: str, what: str, expect: tuple[str, ...] | str, recipe: Any = None, **kwargs) -> Case:
@@ -133,6 +136,55 @@ def empty_folder(path: Path, _tiny: Path) -> None:
     path.mkdir()
 
 
+def run_folder(finished: bool = True, **files) -> Callable[[Path, Path], None]:
+    """A maker of the folder an eval_only() run leaves (one stage `e`), complete or with its stage done but
+    not the run; `files` (`e__output_json` for e/output.json) replace or add files in it, None removes one."""
+
+    def make(path: Path, tiny: Path) -> None:
+        stage = {"algorithm": "eval", "wall_s": 0.5, "eval": {"accuracy": 0.5}}
+        content = {
+            "config.yaml": yaml.safe_dump(to_dict(load_recipe(eval_only())), sort_keys=False),
+            "env.json": json.dumps({"seed": 0}), "metrics.jsonl": jsonl([{"stage": "e", "step": 0, "split": "eval"}]),
+            "e/output.json": json.dumps({"base": str(tiny), "adapters": [], "tokenizer": None}),
+            "e/summary.json": json.dumps(stage),
+        }  # fmt: skip
+        if finished:
+            content["summary.json"] = json.dumps({"recipe": "smoke", "seed": 0, "stages": {"e": stage}})
+        content.update({".".join(k.replace("__", "/").rsplit("_", 1)): v for k, v in files.items()})
+        for name, text in content.items():
+            if text is not None:
+                (path / name).parent.mkdir(parents=True, exist_ok=True)
+                (path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+
+    return make
+
+
+def sweep_folder(sweep: str | None = None, **run_files) -> Callable[[Path, Path], None]:
+    """A maker of a sweep folder with one finished seed (s0, a run_folder with `run_files`); `sweep` replaces
+    its sweep.json."""
+
+    def make(path: Path, tiny: Path) -> None:
+        run_folder(**run_files)(path / "s0", tiny)
+        default = json.dumps({"recipe": "smoke", "label": "smoke", "planned": [0], "seeds": [0]})
+        (path / "sweep.json").write_text(default if sweep is None else sweep)
+
+    return make
+
+
+def resume(what: str, expect, **files) -> Case:
+    """`rlft run --resume old` of a run whose stage is done (a finished run where `summary.json` is given)."""
+    return case(f"resume-{what}", f"--resume: {what}", expect, files={"old": run_folder(finished="summary_json" in
+                files, **files)}, command=("run", "--resume", "old"))  # fmt: skip
+
+
+def compare(what: str, expect, maker=None, **files) -> Case:
+    """`rlft compare old` of a finished run (or what `maker` makes)."""
+    return case(f"compare-{what}", f"compare: {what}", expect, files={"old": maker or run_folder(**files)},
+                command=("compare", "old", "--out", "cmp", "--reps", "10"))
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))  # 9**9 strings
 GOOD = jsonl(ROWS)
 PREFS = jsonl([{"prompt": "1+1=", "chosen": "2", "rejected": "3"}] * 2)
 REWARD = "def shaped(completions, **kwargs):\n    return [1.0 for _ in completions]\n\nLIMIT = 3\n"
@@ -489,4 +541,69 @@ CASES = [
     case("override-typo", "an override with a misspelt trainer key",
          ("stages.grpo.trainer.max_step", "did you mean 'max_steps'"), pipeline(),
          args=("stages.grpo.trainer.max_step=5",)),
+    case("override-stage-typo", "an override naming a misspelt stage", ("stages.grpoo.trainer.max_steps",
+         "no stage 'grpoo'", "did you mean 'grpo'"), pipeline(), args=("stages.grpoo.trainer.max_steps=5",)),
+    case("override-stage-part", "an override adding part of a stage that does not exist",
+         ("no stage 'extra'", "stages: sft, grpo, eval"), pipeline(), args=("stages.extra.algorithm=eval",)),
+    case("override-duplicate-key", "a key twice in an override's value, as refused in a file",
+         ("stages.sft.trainer", "key 'max_steps' appears twice"), pipeline(),
+         args=("stages.sft.trainer={max_steps: 1, max_steps: 2}",)),
+    case("override-bomb", "an override value of aliases expanding to billions", ("data.kwargs",
+         "expands to more than 100,000"), pipeline(), args=("data.kwargs={" + BOMB.replace("\n", ", ") + "}",)),
+    case("override-deep", "an override nested 20,000 brackets deep", ("seed", "nested too deeply"), pipeline(),
+         args=("seed=" + "[" * 20_000,)),
+    case("seeds-too-many", "--seeds 0-100000", ("--seeds", "100001 seeds", "at most 1000"), pipeline(),
+         args=("--seeds", "0-100000")),
+    # ---------------------------------------------------------------- YAML features: merges, aliases, depth
+    case("yaml-merge-checked", "a stage merged from another (<<: *a) is checked like any other",
+         ("stages.b.algorithm", "unknown algorithm 'evl'", "did you mean 'eval'"),
+         "data: {task: arithmetic}\nstages:\n  a: &a {algorithm: eval, model: {tiny: {hidden_size: 32}}}\n"
+         "  b: {<<: *a, algorithm: evl}\n"),
+    case("yaml-merge-duplicate", "a key twice beside a merge", "key 'model' appears twice",
+         "stages:\n  a: &a {algorithm: eval, model: x}\n  b: {<<: *a, model: y, model: z}\n"),
+    case("yaml-bomb", "aliases of aliases expanding to 9**9 strings (billion laughs)",
+         ("recipe.yaml", "expands to more than 100,000"), BOMB + YAML_OK),
+    case("yaml-self-alias", "a list that contains itself", "expands to more than 100,000",
+         "loop: &l [1, *l]\n" + YAML_OK),
+    case("yaml-deep", "20,000 nested brackets", ("recipe.yaml", "nested too deeply"), "stages: " + "[" * 20_000),
+    # ---------------------------------------------------------------- the files of an earlier run
+    resume("config-empty", ("old/config.yaml", "the run's resolved recipe is empty"), config_yaml=""),
+    resume("config-garbage", ("old/config.yaml", "not UTF-8"), config_yaml=b"\x00\xff\xfe\x80"),
+    resume("config-list", ("old/config.yaml", "should be a mapping, got list"), config_yaml="- a\n- b\n"),
+    resume("config-broken", ("old/config.yaml", "not valid YAML", "line 1"), config_yaml="stages: [oops"),
+    resume("summary-empty", ("old/summary.json", "the run's summary is empty"), summary_json=""),
+    resume("summary-garbage", ("old/summary.json", "not valid JSON at line 1"), summary_json="{seed: 0"),
+    resume("summary-no-seed", ("old/summary.json", "has no 'seed'"),
+           summary_json=json.dumps({"recipe": "smoke", "stages": {}})),
+    resume("output-empty", ("old/e/output.json", "model reference is empty"), e__output_json=""),
+    resume("output-list", ("old/e/output.json", "should be a mapping, got list"), e__output_json="[1, 2]"),
+    resume("output-no-base", ("old/e/output.json", "has no 'base'"), e__output_json='{"adapters": []}'),
+    resume("output-extra-key", ("old/e/output.json", "unknown key 'merged'", "allowed: base"),
+           e__output_json=json.dumps({"base": "m", "adapters": [], "tokenizer": None, "merged": True})),
+    resume("stage-summary-garbage", ("old/e/summary.json", "the stage's summary is not valid JSON"),
+           e__summary_json=b"\x7bPK\x03\x04"),
+    resume("stage-summary-type", ("old/e/summary.json", "'algorithm' should be string, got 3"),
+           e__summary_json=json.dumps({"algorithm": 3, "wall_s": 1.0})),
+    resume("env-broken", ("old/env.json", "the run's environment is not valid JSON"), env_json="{"),
+    case("resume-a-file", "--resume names a file", "'old' is not a run folder", files={"old": "text"},
+         command=("run", "--resume", "old")),
+    compare("summary-empty", ("old/summary.json", "is empty"), summary_json=""),
+    compare("summary-garbage", ("old/summary.json", "not UTF-8"), summary_json=b"\xff\xd8\xff\xe0"),
+    compare("summary-list", ("old/summary.json", "should be a mapping, got list"), summary_json="[0.5]"),
+    compare("summary-no-seed", ("old/summary.json", "has no 'seed'"),
+            summary_json=json.dumps({"recipe": "smoke", "stages": {}})),
+    compare("summary-seed-text", ("old/summary.json", "'seed' should be int, got 'one'"),
+            summary_json=json.dumps({"recipe": "smoke", "seed": "one", "stages": {}})),
+    compare("unfinished", ("old", "has not finished", "rlft run --resume old"), run_folder(finished=False)),
+    compare("metrics-broken", ("old/metrics.jsonl", "line 2 is not valid JSON"),
+            metrics_jsonl=jsonl([{"stage": "e", "step": 0}]) + '{"stage": "e", "st\n'),
+    compare("sweep-broken", ("old/sweep.json", "the sweep's record is not valid JSON"), sweep_folder("{,}")),
+    compare("sweep-no-label", ("old/sweep.json", "has no 'label'"),
+            sweep_folder(json.dumps({"planned": [0], "seeds": [0]}))),
+    compare("sweep-seed-text", ("old/sweep.json", "whole numbers, got 'a'"),
+            sweep_folder(json.dumps({"label": "x", "planned": [0], "seeds": ["a"]}))),
+    compare("sweep-run-broken", ("old/s0/summary.json", "has no 'stages'"),
+            sweep_folder(summary_json=json.dumps({"recipe": "smoke", "seed": 0}))),
+    case("compare-out-file", "compare --out names a file", ("--out", "'cmp' is a file"),
+         files={"old": run_folder(), "cmp": "text"}, command=("compare", "old", "--out", "cmp")),
 ]

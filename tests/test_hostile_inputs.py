@@ -114,6 +114,7 @@ def check_error(case: Case, code: int, err: str) -> None:
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert len(lines[0]) < 2000, f"{len(lines[0])} characters: {lines[0][:300]}"
     missing = [w for w in case.expect if w not in lines[0]]
     assert not missing, f"{missing} not in: {lines[0]}"
 
@@ -141,7 +142,7 @@ def test_hostile_input(case, tmp_path, monkeypatch, capsys, tiny_model_dir):
     if case.fault:
         fault(case.fault)(monkeypatch)
     start = time.perf_counter()
-    code = main(["run", case.recipe_path, *case.args, "--run-dir", "run"])
+    code = main(list(case.command) or ["run", case.recipe_path, *case.args, "--run-dir", "run"])
     seconds = time.perf_counter() - start
     check_error(case, code, capsys.readouterr().err)
     check_nothing_complete(case, tmp_path / "run")

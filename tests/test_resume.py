@@ -171,8 +171,10 @@ def test_checkpoints_must_fall_on_logging_steps():
 
 def test_only_complete_resumable_checkpoints_are_used(tmp_path):
     trainer = tmp_path / "stage" / "trainer"
-    for step, state in [(4, {"resumable": True, "metrics_bytes": 0}), (8, None),
-                        (12, {"resumable": False, "metrics_bytes": 0})]:  # fmt: skip
+    # 8 has no state, 12 is not resumable, 14's state was edited (no metrics_bytes), 16 is a partial save
+    for step, state in [(4, {"resumable": True, "metrics_bytes": 0, "last": {}}), (8, None),
+                        (12, {"resumable": False, "metrics_bytes": 0, "last": {}}),
+                        (14, {"resumable": True, "last": {}})]:  # fmt: skip
         (trainer / f"checkpoint-{step}").mkdir(parents=True)
         if state is not None:
             recovery.save_state(trainer / f"checkpoint-{step}", step, state)
