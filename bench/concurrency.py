@@ -2,14 +2,14 @@
 gives the same numbers as the run alone (metrics.jsonl byte for byte).
 
     python bench/concurrency.py --write docs/benchmarks.md
-    python bench/concurrency.py --spinning          # also the pair with spinning OpenMP threads (slow)
+    python bench/concurrency.py --spinning          # also the pair as torch runs it without rlft (slow)
 
-Each run is `rlft run recipes/quickstart.yaml` in a fresh process, started as a user would, with rlft's
-defaults: no `num_threads` (every usable core) and the OpenMP wait policy rlft sets (passive). The pair starts
+Each run is `rlft run recipes/quickstart.yaml` in a fresh process, started as a user would: the recipe's 2
+threads each (two runs ask for 4 threads on a 2-core machine) and the OpenMP wait policy rlft sets (passive). The pair starts
 both processes at the same moment, with the same seed, so each must reproduce the run alone exactly. The
 quickstart is shortened by default (`--overrides`) so the bench takes minutes; `--full` runs it whole.
-`--spinning` adds the pair with `OMP_WAIT_POLICY=ACTIVE` (OpenMP's default: idle threads spin), which is
-what torch does without rlft's setting.
+`--spinning` adds the pair as it ran before rlft set the policy: torch imported before rlft, so OpenMP keeps its
+default (idle threads spin a while before they sleep).
 """
 
 from __future__ import annotations
@@ -29,20 +29,23 @@ from _common import command_line, emit, environment, loadavg  # noqa: E402
 SHORT = ["stages.sft.trainer.max_steps=150", "stages.grpo.trainer.max_steps=40"]
 
 
-def start(run_dir: Path, overrides: list[str], policy: str | None) -> subprocess.Popen:
-    """`rlft run` of the quickstart in a fresh process; `policy` sets OMP_WAIT_POLICY (None: rlft's default)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+TORCH_FIRST = "import torch, sys; from rlft.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def start(run_dir: Path, overrides: list[str], torch_first: bool) -> subprocess.Popen:
+    """`rlft run` of the quickstart in a fresh process; `torch_first` imports torch before rlft, so OpenMP keeps
+    its own wait policy (what happened before rlft set one)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")}
     env["HF_HUB_OFFLINE"] = "1"
-    if policy:
-        env["OMP_WAIT_POLICY"] = policy
-    cmd = [sys.executable, "-m", "rlft.cli", "run", "recipes/quickstart.yaml", "--run-dir", str(run_dir), *overrides]
+    entry = ["-c", TORCH_FIRST] if torch_first else ["-m", "rlft.cli"]
+    cmd = [sys.executable, *entry, "run", "recipes/quickstart.yaml", "--run-dir", str(run_dir), *overrides]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def together(dirs: list[Path], overrides: list[str], policy: str | None = None) -> list[float]:
+def together(dirs: list[Path], overrides: list[str], torch_first: bool = False) -> list[float]:
     """Start one run per folder at the same moment; wall seconds of each, process start included."""
     t0 = time.perf_counter()
-    procs = [start(d, overrides, policy) for d in dirs]
+    procs = [start(d, overrides, torch_first) for d in dirs]
     walls = [0.0] * len(procs)
     pending = set(range(len(procs)))
     while pending:
@@ -68,7 +71,7 @@ def result(run_dir: Path) -> tuple[bytes, float, int, str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--full", action="store_true", help="the whole quickstart instead of the shortened one")
-    p.add_argument("--spinning", action="store_true", help="also the pair with OMP_WAIT_POLICY=ACTIVE")
+    p.add_argument("--spinning", action="store_true", help="also the pair with OpenMP's own wait policy (slow)")
     p.add_argument("--overrides", nargs="*", help=f"recipe overrides (default: {' '.join(SHORT)})")
     p.add_argument("--write", type=Path, help="append the result to this file")
     args = p.parse_args()
@@ -84,9 +87,9 @@ def main() -> None:
         rows = [("alone", [alone], base)] + [(f"two at once, run {n}", [w], result(tmp / n))
                                              for n, w in zip("ab", pair)]  # fmt: skip
         if args.spinning:
-            spin = together([tmp / "sa", tmp / "sb"], overrides, policy="ACTIVE")
-            print(f"two at once, spinning: {spin[0]:.1f} s, {spin[1]:.1f} s", flush=True)
-            rows += [(f"two at once, OMP_WAIT_POLICY=ACTIVE, run {n}", [w], result(tmp / f"s{n}"))
+            spin = together([tmp / "sa", tmp / "sb"], overrides, torch_first=True)
+            print(f"two at once, torch before rlft: {spin[0]:.1f} s, {spin[1]:.1f} s", flush=True)
+            rows += [(f"two at once, torch imported before rlft, run {n}", [w], result(tmp / f"s{n}"))
                      for n, w in zip("ab", spin)]  # fmt: skip
     lines = [
         f"`{command_line()}` ({'quickstart with ' + ' '.join(overrides) if overrides else 'whole quickstart'}); "
@@ -97,7 +100,7 @@ def main() -> None:
     ]
     for label, (wall,), (metrics, accuracy, threads, policy) in rows:
         same = "yes" if metrics == base[0] else "no"
-        lines.append(f"| {label} | {threads} | {policy.split()[0]} | {wall:.1f} | {wall / alone:.2f} | "
+        lines.append(f"| {label} | {threads} | {policy} | {wall:.1f} | {wall / alone:.2f} | "
                      f"{accuracy:.3f} | {same} |")  # fmt: skip
     worst = max(pair) / alone
     reproduced = all(r[2][0] == base[0] for r in rows[1:3])

@@ -35,7 +35,7 @@ def set_wait_policy() -> bool:
 
 def wait_policy() -> str:
     """The OpenMP wait policy this process runs with: the variable as it was when torch loaded, if known."""
-    return os.environ.get("OMP_WAIT_POLICY", "ACTIVE (spinning; OpenMP's default)").upper()
+    return os.environ.get("OMP_WAIT_POLICY", "").upper() or "default (spins, then sleeps)"
 
 
 def quota_cores(cpu_max: str | None) -> int | None:
