@@ -8,12 +8,13 @@ A recipe is an ordered mapping of named stages. YAML keys equal the dataclass fi
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from rlft import paths, yamltext
+from rlft import paths, userpaths, yamltext
 from rlft.schema import ConfigError, build, join, positive, suggest
 
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -71,7 +72,8 @@ def check_model_path(path: str, key: str, what: str = "model") -> None:
     resolved by from_pretrained at load time."""
     if paths.stage_output(path, key) is not None:
         return
-    if Path(path).expanduser().exists():
+    if os.path.lexists(Path(path).expanduser()):  # there, if only as a link: it must lead to a readable folder
+        userpaths.check_folder(path, key, f"{what} folder")
         return
     if path.startswith((".", "/", "~")) or path.count("/") > 1 or path.endswith("/"):
         raise ConfigError(key, f"{what} folder '{path}' does not exist (give a local folder or a hub id like Org/name)")
@@ -107,10 +109,9 @@ class DataSpec:
         positive(self.eval_size, join(key, "eval_size"), allow_zero=True)
         for name in ("path", "eval_path"):
             value = getattr(self, name)
-            if value is not None and not Path(value).expanduser().is_file():
-                folder = "is a folder; give a .jsonl, .json, .csv or .parquet file"
-                raise ConfigError(join(key, name), f"data file '{value}' "
-                                  + (folder if Path(value).expanduser().is_dir() else "does not exist"))
+            if value is not None:
+                userpaths.check_file(value, join(key, name), "data file", "give a .jsonl, .json, .csv or .parquet "
+                                     "file")
 
 
 @dataclass
@@ -326,12 +327,11 @@ def check_stage_name(raw: dict, dotted: str, value: Any) -> None:
 
 
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, turning a missing file or a syntax error into a ConfigError."""
+    """Read a YAML mapping from a file or a pipe (`rlft validate <(...)`), turning a path that cannot be read
+    (rlft.userpaths) or a syntax error into a ConfigError."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError("", f"recipe file '{path}' " + ("is a folder" if path.is_dir() else "does not exist"))
     try:
-        raw = yamltext.load(path.read_text(encoding="utf-8"))
+        raw = yamltext.load(userpaths.read_text(path, "", "recipe file"))
     except UnicodeDecodeError as e:
         line = e.object.count(b"\n", 0, e.start) + 1
         raise ConfigError("", f"is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}, line {line})",
@@ -352,10 +352,12 @@ def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str]
     label = "<recipe>" if isinstance(source, dict) else str(source)
     try:
         raw = dict(source) if isinstance(source, dict) else read_yaml(source)
+        piped = not isinstance(source, dict) and userpaths.is_pipe(source)  # `<(...)`: no folder, no name
         if not isinstance(source, dict):  # the file's paths are relative to its folder; overrides' to the shell's
-            paths.rewrite(raw, paths.beside(Path(source).parent), skip=overrides or {})
+            folder = Path.cwd() if piped else Path(source).parent
+            paths.rewrite(raw, paths.beside(folder), skip=overrides or {})
         raw = apply_overrides(raw, dict(overrides or {}))
-        if raw.get("name") is None and not isinstance(source, dict):
+        if raw.get("name") is None and not isinstance(source, dict) and not piped:
             raw["name"] = Path(source).stem
         recipe = build(Recipe, raw)
         recipe.name = recipe.name or "recipe"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,6 +135,20 @@ def model_without_chat_template(path: Path, tiny: Path) -> None:
 
 def empty_folder(path: Path, _tiny: Path) -> None:
     path.mkdir()
+
+
+def fifo(path: Path, _tiny: Path) -> None:
+    """A named pipe with no writer: opening it to read would wait forever."""
+    os.mkfifo(path)
+
+
+def link(target: str) -> Callable[[Path, Path], None]:
+    """A maker of a symlink to `target` (its own name: a loop; a missing name: a broken link)."""
+
+    def make(path: Path, _tiny: Path) -> None:
+        os.symlink(target, path)
+
+    return make
 
 
 def run_folder(finished: bool = True, **files) -> Callable[[Path, Path], None]:
@@ -429,6 +444,53 @@ CASES = [
          ("'data.json' row 2", "'prompt' is 3 (a number)"), on_file(path="data.json"),
          files={"data.json": json.dumps([{"prompt": "a", "completion": "b"}] * 2
                                         + [{"prompt": 3, "completion": "c"}])}),
+    # ---------------------------------------------------------------- files that are not what they seem
+    case("data-fifo", "data.path is a named pipe, which would block the reader",
+         ("data.path", "data file 'data.jsonl' is a named pipe (FIFO), not a file", "waits for a writer"),
+         on_file(), files={"data.jsonl": fifo}),
+    case("eval-path-fifo", "data.eval_path is a named pipe", ("data.eval_path", "'held.jsonl' is a named pipe"),
+         on_file(data__eval_path="held.jsonl"), files={"data.jsonl": GOOD, "held.jsonl": fifo}),
+    case("data-symlink-loop", "data.path is a symlink to itself", ("data.path", "'data.jsonl' is a symlink loop"),
+         on_file(), files={"data.jsonl": link("data.jsonl")}),
+    case("data-broken-symlink", "data.path is a symlink to a file that is gone",
+         ("data.path", "is a broken symlink (it points to 'gone.jsonl'"), on_file(),
+         files={"data.jsonl": link("gone.jsonl")}),
+    case("data-unreadable", "a data file the user may not read (simulated: tests run as root)",
+         ("data.path", "data file 'data.jsonl' cannot be read: permission denied"), on_file(),
+         files={"data.jsonl": GOOD}, fault="unreadable:data.jsonl"),
+    case("csv-header-only", "a CSV file with a header line and no rows",
+         ("data.path", "'data.csv' has a header line (prompt, completion) but no rows"), on_file(path="data.csv"),
+         files={"data.csv": "prompt,completion\n"}),
+    case("csv-blank-lines", "a CSV file of blank lines", ("'data.csv' has only blank lines", "a header line"),
+         on_file(path="data.csv"), files={"data.csv": "\n \n"}),
+    case("recipe-fifo", "the recipe is a named pipe nothing writes to", ("pipe.yaml", "is empty"),
+         files={"pipe.yaml": fifo}, recipe_path="pipe.yaml"),
+    case("recipe-symlink-loop", "the recipe is a symlink to itself", "recipe file 'loop.yaml' is a symlink loop",
+         files={"loop.yaml": link("loop.yaml")}, recipe_path="loop.yaml"),
+    case("recipe-unreadable", "a recipe the user may not read (simulated)",
+         "recipe file 'recipe.yaml' cannot be read: permission denied", pipeline(), fault="unreadable:recipe.yaml"),
+    case("reward-file-fifo", "a reward .py file that is a named pipe",
+         ("stages.grpo.rewards[0].name", "file 'pipe.py' is a named pipe (FIFO)"),
+         pipeline(stages__grpo__rewards=["pipe.py:shaped"]), files={"pipe.py": fifo}),
+    case("reward-file-folder", "a reward .py path that is a folder",
+         ("stages.grpo.rewards[0].name", "file 'pkg.py' is a folder"),
+         pipeline(stages__grpo__rewards=["pkg.py:shaped"]), files={"pkg.py": empty_folder}),
+    case("verifier-file-loop", "a data.verifier .py file that is a symlink loop",
+         ("data.verifier.name", "file 'loop.py' is a symlink loop"), pipeline(data__verifier="loop.py:shaped"),
+         files={"loop.py": link("loop.py")}),
+    case("model-path-file", "model.path names a file, not a folder",
+         ("stages.e.model.path", "model folder 'weights.bin' is a file, not a folder"),
+         eval_only(stages__e__model={"path": "weights.bin"}), files={"weights.bin": b"\0" * 8}),
+    case("model-symlink-loop", "model.path is a symlink to itself",
+         ("stages.e.model.path", "model folder 'm' is a symlink loop"),
+         eval_only(stages__e__model={"path": "m"}), files={"m": link("m")}),
+    case("tokenizer-fifo", "model.tokenizer is a named pipe",
+         ("stages.e.model.tokenizer", "tokenizer folder 'tok' is a named pipe (FIFO), not a folder"),
+         eval_only(stages__e__model__tokenizer="tok"), files={"tok": fifo}),
+    case("rm-definition-folder", "a reward-model definition path that is a folder",
+         ("stages.grpo.rewards[0]", "reward model definition", "'rm.yaml' is a folder"),
+         pipeline(stages__grpo__rewards=[{"name": "reward_model", "kwargs": {"definition": "rm.yaml"}}]),
+         files={"rm.yaml": empty_folder}),
     case("data-extension", "a .txt data file", ("data.path", "unknown extension", "allowed: .jsonl, .json, .csv"),
          on_file(path="data.txt"), files={"data.txt": GOOD}),
     case("kto-label-text", "a KTO label of 'yes'", ("line 1, row 0", "'label' is 'yes' (a string)", "true or false"),

@@ -10,11 +10,11 @@ import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from rlft.rewards.guard import run_user
 from rlft.rewards.text import shorten
 from rlft.schema import ConfigError, join, suggest
+from rlft.userpaths import check_file
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,10 @@ def register(fn: Callable | None = None, *, name: str | None = None, factory: bo
 def _import(target: str) -> Callable:
     module_name, _, attr = target.rpartition(":")
     if module_name.endswith(".py"):
-        path = Path(module_name).expanduser()
-        if not path.is_file():
-            raise ValueError(f"file '{module_name}' does not exist")
+        try:
+            path = check_file(module_name, "", "file")
+        except ConfigError as e:  # resolve's errors are ValueErrors; the caller adds the key
+            raise ValueError(e.message) from None
         spec = importlib.util.spec_from_file_location(f"rlft_user_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # so rewards defined there can be pickled by name
