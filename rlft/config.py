@@ -392,26 +392,36 @@ def check_recipe(recipe: Recipe) -> None:
                               "(KL is measured to the model that stage started from)")
         if algo.uses_data:
             data_key = join(key, "data") if stage.data else "data"
-            data.check(recipe.stage_data(name), data_key, algo.data, held_out=not algo.trains)
+            spec = recipe.stage_data(name)
+            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains)
             # policy_pairs in the recipe's shared data applies to its dpo stages; in a stage's own data it
             # must belong to a dpo stage
             if stage.data and stage.data.policy_pairs and stage.algorithm != "dpo":
                 raise ConfigError(join(data_key, "policy_pairs"), f"applies to dpo stages, not '{stage.algorithm}'")
-            if stage.algorithm == "dpo" and recipe.stage_data(name).policy_pairs and not stage.rewards:
+            if stage.algorithm == "dpo" and spec.policy_pairs and not stage.rewards:
                 raise ConfigError(join(key, "rewards"), "policy_pairs ranks samples with the stage's rewards: add some")
         names: dict[str, str] = {}  # rewards/<name>/mean must not be shared by two rewards of a stage
-        for i, spec in enumerate(stage.rewards):
-            if spec.name == "reward_model":
-                rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)
-                rewards.check_timeout(spec, join(join(key, "rewards"), i))
-                rewards.claim(names, "reward_model", join(join(join(key, "rewards"), i), "name"), "'reward_model'")
+        used = []  # (key, name, reward) of the rule rewards, checked against the columns of the data below
+        for i, spec_i in enumerate(stage.rewards):
+            at = join(join(key, "rewards"), i)
+            if spec_i.name == "reward_model":
+                rm.check_spec(spec_i.kwargs, at, seen, recipe.seed)
+                rewards.check_timeout(spec_i, at)
+                rewards.claim(names, "reward_model", join(at, "name"), "'reward_model'")
             else:
-                rewards.check(spec, join(join(key, "rewards"), i), names)
-        if algo.uses_data and recipe.stage_data(name).verifier is not None:
-            rewards.check(recipe.stage_data(name).verifier, join(data_key, "verifier"), timed=False)
+                used.append((at, spec_i.name, rewards.check(spec_i, at, names)))
+        judges = {}  # the verifier in effect (eval.verifier, else data.verifier, else the task's) and eval.format
+        if algo.uses_data and (spec.verifier is not None or spec.task is not None):
+            at = join(data_key, "verifier" if spec.verifier is not None else "task")
+            verifier = data.verifier_spec(spec)
+            judges["verifier"] = (at, verifier.name, rewards.check(verifier, at, timed=False))
         for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
-            if getattr(stage.eval, judge) is not None:
-                rewards.check(getattr(stage.eval, judge), join(key, f"eval.{judge}"), timed=False)
+            if (judge_spec := getattr(stage.eval, judge)) is not None:
+                at = join(key, f"eval.{judge}")
+                judges[judge] = (at, judge_spec.name, rewards.check(judge_spec, at, timed=False))
+        if algo.uses_data:
+            data.check_stage_reads(columns, used, list(judges.values()), evaluates=not algo.trains or
+                                   bool(stage.eval.every), trains=algo.needs_rewards or bool(spec.policy_pairs))
         seen[name] = stage.algorithm
 
 

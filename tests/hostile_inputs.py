@@ -232,6 +232,9 @@ def raising_factory(**kwargs):
 def empty_factory(**kwargs):
     pass
 """
+NO_ANSWER = jsonl([{"prompt": r["prompt"], "completion": r["completion"]} for r in ROWS])
+DECLARED = "def graded(completions, difficulty, **kwargs):\n    return [1.0 for _ in completions]\n\n\n" \
+    "graded.columns = ('difficulty',)\n"
 YAML_OK = "name: hostile\nstages:\n  e: {algorithm: eval, model: {tiny: {hidden_size: 32}}}\n"
 
 CASES = [
@@ -501,6 +504,57 @@ CASES = [
          on_file(data__eval_size=20), files={"data.jsonl": GOOD}),
     case("eval-without-held-out", "an eval stage on a file with no held-out rows",
          ("data", "an eval stage needs held-out rows", "eval_path"), on_file("eval"), files={"data.jsonl": GOOD}),
+    # ---------------------------------------------------------------- columns that rewards and verifiers read
+    case("reward-column-absent", "accuracy on a file without answer or solution (every reward would be None)",
+         ("stages.s.rewards[0]", "reward 'accuracy' reads column 'solution' or 'answer', which the data (file "
+          "'data.jsonl': prompt, completion) does not have"), on_file("grpo", stages__s__rewards=["accuracy"]),
+         files={"data.jsonl": NO_ANSWER}),
+    case("default-reward-column-absent", "numeric_match on a file without answer",
+         ("stages.s.rewards[0]", "reward 'numeric_match' reads column 'answer' or 'solution'"), on_file("grpo"),
+         files={"data.jsonl": NO_ANSWER}),
+    case("code-tests-on-task", "code_tests on arithmetic problems, which carry no tests",
+         ("stages.grpo.rewards[0]", "reads column 'test_cases' or 'tests' or 'verification_info'",
+          "the data (task 'arithmetic': prompt, completion, answer)"), pipeline(stages__grpo__rewards=["code_tests"])),
+    case("code-tests-column-kwarg", "code_tests told to read a column the file lacks",
+         ("stages.s.rewards[0]", "reward 'code_tests' reads column 'unit_tests'"),
+         on_file("grpo", stages__s__rewards=[{"name": "code_tests", "kwargs": {"column": "unit_tests"}}]),
+         files={"data.jsonl": GOOD}),
+    case("route-column-absent", "route by a column the file lacks, with no default",
+         ("stages.s.rewards[0]", "reward 'route' reads column 'kind'"),
+         on_file("grpo", stages__s__rewards=[{"name": "route", "kwargs": {"routes": {"m": "numeric_match"},
+                                                                            "column": "kind"}}]),
+         files={"data.jsonl": GOOD}),
+    case("gate-nested-column", "a gate whose objective reads answer, on a file without it",
+         ("stages.s.rewards[0]", "reward 'gate' reads column 'solution' or 'answer'"),
+         on_file("grpo", stages__s__rewards=[{"name": "gate", "kwargs": {"objective": "accuracy",
+                                                                           "judge": "format_strict"}}]),
+         files={"data.jsonl": NO_ANSWER}),
+    case("kimi-length-column", "kimi_length judging correctness by accuracy, on a file without answer",
+         ("stages.s.rewards[0]", "reward 'kimi_length' reads column 'solution' or 'answer'"),
+         on_file("grpo", stages__s__rewards=[{"name": "kimi_length", "kwargs": {"unit": "chars"}}]),
+         files={"data.jsonl": NO_ANSWER}),
+    case("json-schema-column", "json_schema without a schema, on a file without a schema column",
+         ("stages.s.rewards[0]", "reward 'json_schema' reads column 'schema'"),
+         on_file("grpo", stages__s__rewards=[{"name": "json_schema", "kwargs": {}}]), files={"data.jsonl": GOOD}),
+    case("user-reward-columns", "a user reward that declares the column it reads (fn.columns)",
+         ("stages.s.rewards[0]", "reward 'user.py:graded' reads column 'difficulty'", "prompt, completion, answer"),
+         on_file("grpo", stages__s__rewards=["user.py:graded"]), files={"data.jsonl": GOOD, "user.py": DECLARED}),
+    case("held-out-column-absent", "training rows have answer, the held-out file does not, evaluated in training",
+         ("stages.s.rewards[0]", "the held-out data (file 'held.jsonl': prompt, completion)"),
+         on_file("grpo", data__eval_path="held.jsonl", stages__s__eval__every=1),
+         files={"data.jsonl": GOOD, "held.jsonl": NO_ANSWER}),
+    case("eval-verifier-column", "eval.verifier exact_match on held-out rows without answer",
+         ("stages.s.eval.verifier", "reward 'exact_match' reads column 'answer' or 'solution'",
+          "held-out data (file 'held.jsonl'"), on_file("eval", data__eval_path="held.jsonl",
+                                                      stages__s__eval__verifier="exact_match"),
+         files={"data.jsonl": GOOD, "held.jsonl": NO_ANSWER}),
+    case("data-verifier-column", "data.verifier gsm8k_match on a file without answer, split for held-out rows",
+         ("data.verifier", "reward 'gsm8k_match' reads column 'answer' or 'solution'",
+          "held-out data (file 'data.jsonl': prompt, completion)"),
+         on_file("eval", data__eval_size=5, data__verifier="gsm8k_match"), files={"data.jsonl": NO_ANSWER}),
+    case("policy-pairs-column", "dpo ranking its samples by numeric_match on pairs without answer",
+         ("stages.s.rewards[0]", "the data (file 'data.jsonl': prompt, chosen, rejected)"),
+         on_file("dpo", data__policy_pairs=2, stages__s__rewards=["numeric_match"]), files={"data.jsonl": PREFS}),
     # ---------------------------------------------------------------- models and tokenizers
     case("model-missing", "a model folder that does not exist", ("stages.e.model.path", "'./no/such/model'"),
          eval_only(stages__e__model={"path": "./no/such/model"})),
