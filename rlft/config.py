@@ -8,12 +8,13 @@ A recipe is an ordered mapping of named stages. YAML keys equal the dataclass fi
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from rlft import paths, yamltext
+from rlft import paths, userpaths, yamltext
 from rlft.schema import ConfigError, build, join, positive, suggest
 
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -71,7 +72,8 @@ def check_model_path(path: str, key: str, what: str = "model") -> None:
     resolved by from_pretrained at load time."""
     if paths.stage_output(path, key) is not None:
         return
-    if Path(path).expanduser().exists():
+    if os.path.lexists(Path(path).expanduser()):  # there, if only as a link: it must lead to a readable folder
+        userpaths.check_folder(path, key, f"{what} folder")
         return
     if path.startswith((".", "/", "~")) or path.count("/") > 1 or path.endswith("/"):
         raise ConfigError(key, f"{what} folder '{path}' does not exist (give a local folder or a hub id like Org/name)")
@@ -107,10 +109,9 @@ class DataSpec:
         positive(self.eval_size, join(key, "eval_size"), allow_zero=True)
         for name in ("path", "eval_path"):
             value = getattr(self, name)
-            if value is not None and not Path(value).expanduser().is_file():
-                folder = "is a folder; give a .jsonl, .json, .csv or .parquet file"
-                raise ConfigError(join(key, name), f"data file '{value}' "
-                                  + (folder if Path(value).expanduser().is_dir() else "does not exist"))
+            if value is not None:
+                userpaths.check_file(value, join(key, name), "data file", "give a .jsonl, .json, .csv or .parquet "
+                                     "file")
 
 
 @dataclass
@@ -326,12 +327,11 @@ def check_stage_name(raw: dict, dotted: str, value: Any) -> None:
 
 
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, turning a missing file or a syntax error into a ConfigError."""
+    """Read a YAML mapping from a file or a pipe (`rlft validate <(...)`), turning a path that cannot be read
+    (rlft.userpaths) or a syntax error into a ConfigError."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError("", f"recipe file '{path}' " + ("is a folder" if path.is_dir() else "does not exist"))
     try:
-        raw = yamltext.load(path.read_text(encoding="utf-8"))
+        raw = yamltext.load(userpaths.read_text(path, "", "recipe file"))
     except UnicodeDecodeError as e:
         line = e.object.count(b"\n", 0, e.start) + 1
         raise ConfigError("", f"is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}, line {line})",
@@ -352,10 +352,12 @@ def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str]
     label = "<recipe>" if isinstance(source, dict) else str(source)
     try:
         raw = dict(source) if isinstance(source, dict) else read_yaml(source)
+        piped = not isinstance(source, dict) and userpaths.is_pipe(source)  # `<(...)`: no folder, no name
         if not isinstance(source, dict):  # the file's paths are relative to its folder; overrides' to the shell's
-            paths.rewrite(raw, paths.beside(Path(source).parent), skip=overrides or {})
+            folder = Path.cwd() if piped else Path(source).parent
+            paths.rewrite(raw, paths.beside(folder), skip=overrides or {})
         raw = apply_overrides(raw, dict(overrides or {}))
-        if raw.get("name") is None and not isinstance(source, dict):
+        if raw.get("name") is None and not isinstance(source, dict) and not piped:
             raw["name"] = Path(source).stem
         recipe = build(Recipe, raw)
         recipe.name = recipe.name or "recipe"
@@ -390,26 +392,36 @@ def check_recipe(recipe: Recipe) -> None:
                               "(KL is measured to the model that stage started from)")
         if algo.uses_data:
             data_key = join(key, "data") if stage.data else "data"
-            data.check(recipe.stage_data(name), data_key, algo.data, held_out=not algo.trains)
+            spec = recipe.stage_data(name)
+            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains)
             # policy_pairs in the recipe's shared data applies to its dpo stages; in a stage's own data it
             # must belong to a dpo stage
             if stage.data and stage.data.policy_pairs and stage.algorithm != "dpo":
                 raise ConfigError(join(data_key, "policy_pairs"), f"applies to dpo stages, not '{stage.algorithm}'")
-            if stage.algorithm == "dpo" and recipe.stage_data(name).policy_pairs and not stage.rewards:
+            if stage.algorithm == "dpo" and spec.policy_pairs and not stage.rewards:
                 raise ConfigError(join(key, "rewards"), "policy_pairs ranks samples with the stage's rewards: add some")
         names: dict[str, str] = {}  # rewards/<name>/mean must not be shared by two rewards of a stage
-        for i, spec in enumerate(stage.rewards):
-            if spec.name == "reward_model":
-                rm.check_spec(spec.kwargs, join(join(key, "rewards"), i), seen, recipe.seed)
-                rewards.check_timeout(spec, join(join(key, "rewards"), i))
-                rewards.claim(names, "reward_model", join(join(join(key, "rewards"), i), "name"), "'reward_model'")
+        used = []  # (key, name, reward) of the rule rewards, checked against the columns of the data below
+        for i, spec_i in enumerate(stage.rewards):
+            at = join(join(key, "rewards"), i)
+            if spec_i.name == "reward_model":
+                rm.check_spec(spec_i.kwargs, at, seen, recipe.seed)
+                rewards.check_timeout(spec_i, at)
+                rewards.claim(names, "reward_model", join(at, "name"), "'reward_model'")
             else:
-                rewards.check(spec, join(join(key, "rewards"), i), names)
-        if algo.uses_data and recipe.stage_data(name).verifier is not None:
-            rewards.check(recipe.stage_data(name).verifier, join(data_key, "verifier"), timed=False)
+                used.append((at, spec_i.name, rewards.check(spec_i, at, names)))
+        judges = {}  # the verifier in effect (eval.verifier, else data.verifier, else the task's) and eval.format
+        if algo.uses_data and (spec.verifier is not None or spec.task is not None):
+            at = join(data_key, "verifier" if spec.verifier is not None else "task")
+            verifier = data.verifier_spec(spec)
+            judges["verifier"] = (at, verifier.name, rewards.check(verifier, at, timed=False))
         for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
-            if getattr(stage.eval, judge) is not None:
-                rewards.check(getattr(stage.eval, judge), join(key, f"eval.{judge}"), timed=False)
+            if (judge_spec := getattr(stage.eval, judge)) is not None:
+                at = join(key, f"eval.{judge}")
+                judges[judge] = (at, judge_spec.name, rewards.check(judge_spec, at, timed=False))
+        if algo.uses_data:
+            data.check_stage_reads(columns, used, list(judges.values()), evaluates=not algo.trains or
+                                   bool(stage.eval.every), trains=algo.needs_rewards or bool(spec.policy_pairs))
         seen[name] = stage.algorithm
 
 

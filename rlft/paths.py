@@ -129,9 +129,9 @@ def beside(base: str | Path) -> Fix:
         if Path(value).expanduser().is_absolute() or value.startswith("~"):
             return value
         here = base / value
-        if here.exists():
+        if os.path.lexists(here):  # a link that leads nowhere is there too: rlft.userpaths says what is wrong
             return shown(here)
-        if Path(value).exists() and not same:
+        if os.path.lexists(value) and not same:
             suggestion = os.path.relpath(os.path.abspath(value), os.path.abspath(base))
             raise ConfigError(key, f"'{value}' is not in the recipe's folder ({shown(here)} does not exist) but is in "
                               f"the working directory ({os.path.abspath(value)}); paths in a recipe file are relative "

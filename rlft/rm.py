@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from rlft import userpaths
 from rlft.evaluate import is_conversational
 from rlft.rewards.text import completion_text
 from rlft.runfiles import read_json
@@ -127,7 +128,7 @@ def check_spec(kwargs: dict, key: str, earlier: dict[str, str], seed: int = 0) -
     if "definition" in kwargs:
         from rlft.rm_defs import load_definition
 
-        load_definition(kwargs["definition"], seed)
+        load_definition(kwargs["definition"], seed, join(key, "kwargs.definition"))
     elif "from_stage" in kwargs:
         stage = kwargs["from_stage"]
         if earlier.get(stage) != "reward_model":
@@ -136,8 +137,8 @@ def check_spec(kwargs: dict, key: str, earlier: dict[str, str], seed: int = 0) -
                 join(key, "kwargs.from_stage"),
                 f"'{stage}' is not an earlier reward_model stage (earlier ones: {', '.join(rms) or 'none'})",
             )
-    elif not Path(kwargs["path"]).is_dir():
-        raise ConfigError(join(key, "kwargs.path"), f"reward model folder '{kwargs['path']}' does not exist")
+    else:
+        userpaths.check_folder(kwargs["path"], join(key, "kwargs.path"), "reward model folder")
 
 
 def build(kwargs: dict, outputs: dict, seed: int = 0, output_dir: str = "runs", use_cache: bool = True,

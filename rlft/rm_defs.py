@@ -13,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from rlft import userpaths
 from rlft.paths import beside, packaged, rewrite
 from rlft.schema import ConfigError
 
@@ -31,14 +32,16 @@ def definition_path(name: str) -> Path:
     return next((p for p in [local, *shipped] if p.is_file()), local)
 
 
-def load_definition(name: str, seed: int):
-    """The definition as a validated one-stage Recipe; errors name the definition file and its key."""
+def load_definition(name: str, seed: int, key: str = ""):
+    """The definition as a validated one-stage Recipe; errors name the definition file and its key (`key`: where
+    the recipe names the definition, for a file that is missing or cannot be read)."""
     from rlft.config import load_recipe, read_yaml
 
     path = definition_path(name)
-    if not path.is_file():
+    if not path.is_file() and userpaths.missing(path) == "does not exist":
         known = sorted({p.stem for d in [DEFINITIONS_DIR, *packaged("reward_models")] for p in d.glob("*.yaml")})
-        raise ConfigError("", f"reward model definition '{path}' does not exist (known: {', '.join(known) or 'none'})")
+        raise ConfigError(key, f"reward model definition '{path}' does not exist (known: {', '.join(known) or 'none'})")
+    userpaths.check_file(path, key, "reward model definition", "give a .yaml file")
     raw = read_yaml(path)
     description, data = raw.pop("description", ""), raw.pop("data", None)
     recipe = {"name": f"rm-{path.stem}", "description": description, "seed": seed, "data": data,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,20 @@ def empty_folder(path: Path, _tiny: Path) -> None:
     path.mkdir()
 
 
+def fifo(path: Path, _tiny: Path) -> None:
+    """A named pipe with no writer: opening it to read would wait forever."""
+    os.mkfifo(path)
+
+
+def link(target: str) -> Callable[[Path, Path], None]:
+    """A maker of a symlink to `target` (its own name: a loop; a missing name: a broken link)."""
+
+    def make(path: Path, _tiny: Path) -> None:
+        os.symlink(target, path)
+
+    return make
+
+
 def run_folder(finished: bool = True, **files) -> Callable[[Path, Path], None]:
     """A maker of the folder an eval_only() run leaves (one stage `e`), complete or with its stage done but
     not the run; `files` (`e__output_json` for e/output.json) replace or add files in it, None removes one."""
@@ -217,6 +232,9 @@ def raising_factory(**kwargs):
 def empty_factory(**kwargs):
     pass
 """
+NO_ANSWER = jsonl([{"prompt": r["prompt"], "completion": r["completion"]} for r in ROWS])
+DECLARED = "def graded(completions, difficulty, **kwargs):\n    return [1.0 for _ in completions]\n\n\n" \
+    "graded.columns = ('difficulty',)\n"
 YAML_OK = "name: hostile\nstages:\n  e: {algorithm: eval, model: {tiny: {hidden_size: 32}}}\n"
 
 CASES = [
@@ -429,6 +447,53 @@ CASES = [
          ("'data.json' row 2", "'prompt' is 3 (a number)"), on_file(path="data.json"),
          files={"data.json": json.dumps([{"prompt": "a", "completion": "b"}] * 2
                                         + [{"prompt": 3, "completion": "c"}])}),
+    # ---------------------------------------------------------------- files that are not what they seem
+    case("data-fifo", "data.path is a named pipe, which would block the reader",
+         ("data.path", "data file 'data.jsonl' is a named pipe (FIFO), not a file", "waits for a writer"),
+         on_file(), files={"data.jsonl": fifo}),
+    case("eval-path-fifo", "data.eval_path is a named pipe", ("data.eval_path", "'held.jsonl' is a named pipe"),
+         on_file(data__eval_path="held.jsonl"), files={"data.jsonl": GOOD, "held.jsonl": fifo}),
+    case("data-symlink-loop", "data.path is a symlink to itself", ("data.path", "'data.jsonl' is a symlink loop"),
+         on_file(), files={"data.jsonl": link("data.jsonl")}),
+    case("data-broken-symlink", "data.path is a symlink to a file that is gone",
+         ("data.path", "is a broken symlink (it points to 'gone.jsonl'"), on_file(),
+         files={"data.jsonl": link("gone.jsonl")}),
+    case("data-unreadable", "a data file the user may not read (simulated: tests run as root)",
+         ("data.path", "data file 'data.jsonl' cannot be read: permission denied"), on_file(),
+         files={"data.jsonl": GOOD}, fault="unreadable:data.jsonl"),
+    case("csv-header-only", "a CSV file with a header line and no rows",
+         ("data.path", "'data.csv' has a header line (prompt, completion) but no rows"), on_file(path="data.csv"),
+         files={"data.csv": "prompt,completion\n"}),
+    case("csv-blank-lines", "a CSV file of blank lines", ("'data.csv' has only blank lines", "a header line"),
+         on_file(path="data.csv"), files={"data.csv": "\n \n"}),
+    case("recipe-fifo", "the recipe is a named pipe nothing writes to", ("pipe.yaml", "is empty"),
+         files={"pipe.yaml": fifo}, recipe_path="pipe.yaml"),
+    case("recipe-symlink-loop", "the recipe is a symlink to itself", "recipe file 'loop.yaml' is a symlink loop",
+         files={"loop.yaml": link("loop.yaml")}, recipe_path="loop.yaml"),
+    case("recipe-unreadable", "a recipe the user may not read (simulated)",
+         "recipe file 'recipe.yaml' cannot be read: permission denied", pipeline(), fault="unreadable:recipe.yaml"),
+    case("reward-file-fifo", "a reward .py file that is a named pipe",
+         ("stages.grpo.rewards[0].name", "file 'pipe.py' is a named pipe (FIFO)"),
+         pipeline(stages__grpo__rewards=["pipe.py:shaped"]), files={"pipe.py": fifo}),
+    case("reward-file-folder", "a reward .py path that is a folder",
+         ("stages.grpo.rewards[0].name", "file 'pkg.py' is a folder"),
+         pipeline(stages__grpo__rewards=["pkg.py:shaped"]), files={"pkg.py": empty_folder}),
+    case("verifier-file-loop", "a data.verifier .py file that is a symlink loop",
+         ("data.verifier.name", "file 'loop.py' is a symlink loop"), pipeline(data__verifier="loop.py:shaped"),
+         files={"loop.py": link("loop.py")}),
+    case("model-path-file", "model.path names a file, not a folder",
+         ("stages.e.model.path", "model folder 'weights.bin' is a file, not a folder"),
+         eval_only(stages__e__model={"path": "weights.bin"}), files={"weights.bin": b"\0" * 8}),
+    case("model-symlink-loop", "model.path is a symlink to itself",
+         ("stages.e.model.path", "model folder 'm' is a symlink loop"),
+         eval_only(stages__e__model={"path": "m"}), files={"m": link("m")}),
+    case("tokenizer-fifo", "model.tokenizer is a named pipe",
+         ("stages.e.model.tokenizer", "tokenizer folder 'tok' is a named pipe (FIFO), not a folder"),
+         eval_only(stages__e__model__tokenizer="tok"), files={"tok": fifo}),
+    case("rm-definition-folder", "a reward-model definition path that is a folder",
+         ("stages.grpo.rewards[0]", "reward model definition", "'rm.yaml' is a folder"),
+         pipeline(stages__grpo__rewards=[{"name": "reward_model", "kwargs": {"definition": "rm.yaml"}}]),
+         files={"rm.yaml": empty_folder}),
     case("data-extension", "a .txt data file", ("data.path", "unknown extension", "allowed: .jsonl, .json, .csv"),
          on_file(path="data.txt"), files={"data.txt": GOOD}),
     case("kto-label-text", "a KTO label of 'yes'", ("line 1, row 0", "'label' is 'yes' (a string)", "true or false"),
@@ -439,6 +504,57 @@ CASES = [
          on_file(data__eval_size=20), files={"data.jsonl": GOOD}),
     case("eval-without-held-out", "an eval stage on a file with no held-out rows",
          ("data", "an eval stage needs held-out rows", "eval_path"), on_file("eval"), files={"data.jsonl": GOOD}),
+    # ---------------------------------------------------------------- columns that rewards and verifiers read
+    case("reward-column-absent", "accuracy on a file without answer or solution (every reward would be None)",
+         ("stages.s.rewards[0]", "reward 'accuracy' reads column 'solution' or 'answer', which the data (file "
+          "'data.jsonl': prompt, completion) does not have"), on_file("grpo", stages__s__rewards=["accuracy"]),
+         files={"data.jsonl": NO_ANSWER}),
+    case("default-reward-column-absent", "numeric_match on a file without answer",
+         ("stages.s.rewards[0]", "reward 'numeric_match' reads column 'answer' or 'solution'"), on_file("grpo"),
+         files={"data.jsonl": NO_ANSWER}),
+    case("code-tests-on-task", "code_tests on arithmetic problems, which carry no tests",
+         ("stages.grpo.rewards[0]", "reads column 'test_cases' or 'tests' or 'verification_info'",
+          "the data (task 'arithmetic': prompt, completion, answer)"), pipeline(stages__grpo__rewards=["code_tests"])),
+    case("code-tests-column-kwarg", "code_tests told to read a column the file lacks",
+         ("stages.s.rewards[0]", "reward 'code_tests' reads column 'unit_tests'"),
+         on_file("grpo", stages__s__rewards=[{"name": "code_tests", "kwargs": {"column": "unit_tests"}}]),
+         files={"data.jsonl": GOOD}),
+    case("route-column-absent", "route by a column the file lacks, with no default",
+         ("stages.s.rewards[0]", "reward 'route' reads column 'kind'"),
+         on_file("grpo", stages__s__rewards=[{"name": "route", "kwargs": {"routes": {"m": "numeric_match"},
+                                                                            "column": "kind"}}]),
+         files={"data.jsonl": GOOD}),
+    case("gate-nested-column", "a gate whose objective reads answer, on a file without it",
+         ("stages.s.rewards[0]", "reward 'gate' reads column 'solution' or 'answer'"),
+         on_file("grpo", stages__s__rewards=[{"name": "gate", "kwargs": {"objective": "accuracy",
+                                                                           "judge": "format_strict"}}]),
+         files={"data.jsonl": NO_ANSWER}),
+    case("kimi-length-column", "kimi_length judging correctness by accuracy, on a file without answer",
+         ("stages.s.rewards[0]", "reward 'kimi_length' reads column 'solution' or 'answer'"),
+         on_file("grpo", stages__s__rewards=[{"name": "kimi_length", "kwargs": {"unit": "chars"}}]),
+         files={"data.jsonl": NO_ANSWER}),
+    case("json-schema-column", "json_schema without a schema, on a file without a schema column",
+         ("stages.s.rewards[0]", "reward 'json_schema' reads column 'schema'"),
+         on_file("grpo", stages__s__rewards=[{"name": "json_schema", "kwargs": {}}]), files={"data.jsonl": GOOD}),
+    case("user-reward-columns", "a user reward that declares the column it reads (fn.columns)",
+         ("stages.s.rewards[0]", "reward 'user.py:graded' reads column 'difficulty'", "prompt, completion, answer"),
+         on_file("grpo", stages__s__rewards=["user.py:graded"]), files={"data.jsonl": GOOD, "user.py": DECLARED}),
+    case("held-out-column-absent", "training rows have answer, the held-out file does not, evaluated in training",
+         ("stages.s.rewards[0]", "the held-out data (file 'held.jsonl': prompt, completion)"),
+         on_file("grpo", data__eval_path="held.jsonl", stages__s__eval__every=1),
+         files={"data.jsonl": GOOD, "held.jsonl": NO_ANSWER}),
+    case("eval-verifier-column", "eval.verifier exact_match on held-out rows without answer",
+         ("stages.s.eval.verifier", "reward 'exact_match' reads column 'answer' or 'solution'",
+          "held-out data (file 'held.jsonl'"), on_file("eval", data__eval_path="held.jsonl",
+                                                      stages__s__eval__verifier="exact_match"),
+         files={"data.jsonl": GOOD, "held.jsonl": NO_ANSWER}),
+    case("data-verifier-column", "data.verifier gsm8k_match on a file without answer, split for held-out rows",
+         ("data.verifier", "reward 'gsm8k_match' reads column 'answer' or 'solution'",
+          "held-out data (file 'data.jsonl': prompt, completion)"),
+         on_file("eval", data__eval_size=5, data__verifier="gsm8k_match"), files={"data.jsonl": NO_ANSWER}),
+    case("policy-pairs-column", "dpo ranking its samples by numeric_match on pairs without answer",
+         ("stages.s.rewards[0]", "the data (file 'data.jsonl': prompt, chosen, rejected)"),
+         on_file("dpo", data__policy_pairs=2, stages__s__rewards=["numeric_match"]), files={"data.jsonl": PREFS}),
     # ---------------------------------------------------------------- models and tokenizers
     case("model-missing", "a model folder that does not exist", ("stages.e.model.path", "'./no/such/model'"),
          eval_only(stages__e__model={"path": "./no/such/model"})),

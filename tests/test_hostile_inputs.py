@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -83,10 +84,33 @@ def fail_weights(only_trained: bool):
     return install
 
 
+def deny_reading(name: str):
+    """Files called `name` cannot be read, as for a user without permission (tests run as root, whom
+    permission bits do not stop): `os.access` says no and opening them raises EACCES."""
+
+    def install(monkeypatch):
+        real_access, real_open = os.access, pathlib.Path.open
+
+        def access(path, mode, *args, **kwargs):
+            return False if pathlib.Path(path).name == name else real_access(path, mode, *args, **kwargs)
+
+        def open_(self, *args, **kwargs):
+            if self.name == name:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(os, "access", access)
+        monkeypatch.setattr(pathlib.Path, "open", open_)
+
+    return install
+
+
 FAULTS = {"model": fail_weights(only_trained=True), "init": fail_weights(only_trained=False)}
 
 
 def fault(name: str):
+    if name.startswith("unreadable:"):
+        return deny_reading(name.partition(":")[2])
     return FAULTS.get(name) or fail_writes_to(name)
 
 

@@ -49,6 +49,17 @@ def test_formats_plain_and_conversational(tmp_path, name, rows, chat):
         assert isinstance(train["prompt"][0], str) and isinstance(train["completion"][0], str)
 
 
+@pytest.mark.parametrize(("name", "chat"), [("d.jsonl", False), ("d.jsonl", True), ("d.csv", False)])
+def test_a_byte_order_mark_is_read_in_jsonl_as_in_csv(tmp_path, name, chat):
+    """Editors on Windows start UTF-8 files with a byte-order mark; both text formats read it as nothing."""
+    path = write_rows(tmp_path / name, CHAT if chat else PLAIN)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    train, _ = load_splits(DataSpec(path=str(path)), seed=0, kind="sft")
+    assert train.column_names[:2] == ["prompt", "completion"] and len(train) == 20
+    assert train[0]["prompt"] == (CHAT if chat else PLAIN)[0]["prompt"]
+    assert conversational(DataSpec(path=str(path))) is chat
+
+
 def test_eval_path_gives_the_held_out_rows(tmp_path):
     spec = DataSpec(path=str(write_rows(tmp_path / "t.csv", PLAIN)), eval_path=str(write_rows(tmp_path / "e.csv",
                     PLAIN[:3])), train_size=7)  # fmt: skip

@@ -8,11 +8,13 @@ Local JSONL/CSV/Parquet files may be conversational or plain text with the same 
 from __future__ import annotations
 
 import inspect
+from typing import NamedTuple
 
 from rlft.config import DataSpec, RewardSpec
 from rlft.data.files import FILE_FORMATS, read_file
 from rlft.data.preferences import preference_rows, unpaired_rows
 from rlft.data.tasks import TASKS, Task, sample_problems
+from rlft.rewards.registry import lacks
 from rlft.schema import ConfigError, join, suggest
 
 DEFAULT_TRAIN_SIZE = 5000
@@ -26,8 +28,8 @@ KINDS = {
     "unpaired": ("prompt", "completion", "label"),
 }
 
-__all__ = ["FILE_FORMATS", "TASKS", "Task", "check", "conversational", "load_splits", "read_file", "task_rows",
-           "verifier_name", "verifier_spec"]
+__all__ = ["FILE_FORMATS", "TASKS", "Columns", "Task", "check", "check_reads", "check_stage_reads", "conversational",
+           "load_splits", "read_file", "task_rows", "verifier_name", "verifier_spec"]
 
 
 def task_rows(problems: list[tuple[str, str]]) -> dict[str, list]:
@@ -64,9 +66,30 @@ def _task(spec: DataSpec, key: str) -> Task:
     return task
 
 
-def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False) -> None:
-    """Validate a data spec without generating it (files are read to check the columns `kind` needs).
-    `held_out`: the stage evaluates, so a file needs `eval_path` or an `eval_size` it can split off."""
+class Columns(NamedTuple):
+    """The columns of a stage's training rows and of its held-out rows (None: there are none), each with a
+    label for messages: `data (file 'x.jsonl': prompt, completion)`."""
+
+    train: tuple[str, ...]
+    train_label: str
+    held: tuple[str, ...] | None
+    held_label: str
+
+
+def _label(split: str, source: str, columns) -> str:
+    return f"{split} ({source}: {', '.join(columns)})"
+
+
+def _task_columns(kind: str) -> tuple[str, ...]:
+    """The columns of a task's rows of `kind`, from the row builders themselves."""
+    make = {"preference": preference_rows, "unpaired": unpaired_rows}.get(kind)
+    return tuple(make([("1+1=", "2")], 0) if make else task_rows([("1+1=", "2")]))
+
+
+def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False) -> Columns:
+    """Validate a data spec without generating it (files are read to check the columns `kind` needs) and
+    return the columns its rows will have. `held_out`: the stage evaluates, so a file needs `eval_path` or an
+    `eval_size` it can split off."""
     required = KINDS[kind]
     if spec.task is not None:
         task = _task(spec, key)
@@ -81,16 +104,41 @@ def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False
             )
         if held_out and spec.eval_size == 0:
             raise ConfigError(join(key, "eval_size"), "an eval stage needs held-out rows: must be > 0, got 0")
-        return
-    rows = len(read_file(spec.path, join(key, "path"), required))
+        columns = _task_columns(kind)
+        label = _label("data", f"task '{task.name}'", columns)
+        return Columns(columns, label, columns if spec.eval_size != 0 else None, f"held-out {label}")
+    train = read_file(spec.path, join(key, "path"), required)
+    rows, columns = len(train), tuple(train.column_names)
+    label = _label("data", f"file '{spec.path}'", columns)
+    result = Columns(columns, label, columns if spec.eval_size else None, f"held-out {label}")
     if spec.eval_path:
-        read_file(spec.eval_path, join(key, "eval_path"), required)
+        held = tuple(read_file(spec.eval_path, join(key, "eval_path"), required).column_names)
+        result = result._replace(held=held, held_label=_label("held-out data", f"file '{spec.eval_path}'", held))
     elif spec.eval_size and spec.eval_size >= rows:
         raise ConfigError(join(key, "eval_size"), f"must be less than the {rows} rows of '{spec.path}' "
                           f"(they are split into training and held-out rows), got {spec.eval_size}")  # fmt: skip
     elif held_out and not spec.eval_size:
         raise ConfigError(key, f"an eval stage needs held-out rows: set eval_path (a file) or eval_size (rows "
                           f"split off '{spec.path}')")  # fmt: skip
+    return result
+
+
+def check_reads(key: str, name: str, reward, columns: tuple[str, ...], label: str) -> None:
+    """Refuse a reward (or verifier) that reads a column the rows lack: it would score every row None."""
+    group = lacks(reward, columns)
+    if group is not None:
+        raise ConfigError(key, f"reward '{name}' reads column {' or '.join(map(repr, group))}, which the {label} "
+                          "does not have")
+
+
+def check_stage_reads(columns: Columns, rewards: list, judges: list, trains: bool, evaluates: bool) -> None:
+    """Check what a stage's rewards and judges read against its rows. `rewards`, `judges`: (key, name, reward)
+    of the stage's rewards (on training rows when `trains` uses them, and on held-out rows) and of the
+    verifier and format judge (held-out rows only); `evaluates`: the stage scores held-out rows."""
+    for key, name, reward in rewards if trains else []:
+        check_reads(key, name, reward, columns.train, columns.train_label)
+    for key, name, reward in [*rewards, *judges] if evaluates and columns.held is not None else []:
+        check_reads(key, name, reward, columns.held, columns.held_label)
 
 
 def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "prompt"):

@@ -12,11 +12,13 @@ and per row; a `label` column holds true or false.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
 
 from rlft.schema import ConfigError
+from rlft.userpaths import check_file
 
 FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 ROLES = ("system", "user", "assistant", "tool")
@@ -31,8 +33,7 @@ def read_file(path: str, key: str, required: tuple[str, ...]):
     suffix = file.suffix.lower()
     if suffix not in FILE_FORMATS:
         raise ConfigError(key, f"'{path}' has an unknown extension; allowed: {', '.join(FILE_FORMATS)}")
-    if not file.is_file():
-        raise ConfigError(key, f"data file '{path}' " + ("is a folder" if file.is_dir() else "does not exist"))
+    check_file(path, key, "data file", f"give a {', '.join(FILE_FORMATS)} file")
     if file.stat().st_size == 0:
         raise ConfigError(key, f"'{path}' is empty (0 bytes); it needs rows with column(s) {', '.join(required)}")
     scanned = suffix == ".jsonl" or (suffix == ".json" and _first_char(file) == "{")
@@ -40,6 +41,8 @@ def read_file(path: str, key: str, required: tuple[str, ...]):
         _scan_json_lines(file, path, key, required)
     elif suffix != ".parquet":
         _check_utf8(file, path, key)
+    if suffix == ".csv":
+        _check_csv_rows(file, path, key, required)
     # CSV cells are text: keep "46" a string rather than the number pandas would make of it
     options = {"converters": {c: str for c in required if c != "label"}} if suffix == ".csv" else {}
     datasets_log = logging.getLogger("datasets")
@@ -75,6 +78,20 @@ def _first_char(file: Path) -> str:
     """The first non-blank character of a file: '{' for JSON Lines, '[' for a JSON array."""
     with file.open("rb") as f:
         return f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1].decode("ascii", "replace")
+
+
+def _check_csv_rows(file: Path, path: str, key: str, required: tuple[str, ...]) -> None:
+    """A CSV file needs a header and at least one row under it; `datasets` alone says only "no data!". Reads
+    up to the first row."""
+    with file.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
+        if header is not None and next((row for row in reader if any(cell.strip() for cell in row)), None):
+            return
+    columns = ", ".join(required)
+    if header is None:
+        raise ConfigError(key, f"'{path}' has only blank lines; it needs a header line ({columns}) and rows")
+    raise ConfigError(key, f"'{path}' has a header line ({', '.join(header)}) but no rows under it")
 
 
 def _utf8_error(path: str, key: str, e: UnicodeDecodeError, offset: int, line: int, column: int) -> ConfigError:
@@ -115,6 +132,8 @@ def _scan_json_lines(file: Path, path: str, key: str, required: tuple[str, ...])
             except UnicodeDecodeError as e:
                 raise _utf8_error(path, key, e, offset + e.start, number, e.start + 1) from None
             offset += len(raw)
+            if number == 1:
+                text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as CSV files accept
             if not text.strip():
                 continue  # datasets skips blank lines too
             try:
@@ -219,5 +238,5 @@ def conversational(path: str) -> bool:
             return isinstance(json.load(f)[0].get("prompt"), list)
         for raw in f:
             if raw.strip():
-                return isinstance(json.loads(raw).get("prompt"), list)
+                return isinstance(json.loads(raw.decode("utf-8-sig")).get("prompt"), list)
     return False

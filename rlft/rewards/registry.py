@@ -10,19 +10,21 @@ import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from rlft.rewards.guard import run_user
 from rlft.rewards.text import shorten
 from rlft.schema import ConfigError, join, suggest
+from rlft.userpaths import check_file
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered reward: a function (`factory=False`) or a factory returning one (`factory=True`)."""
+    """A registered reward: a function (`factory=False`) or a factory returning one (`factory=True`), and the
+    dataset columns it reads (`columns`: see `reads`)."""
 
     fn: Callable
     factory: bool = False
+    columns: tuple[str, ...] | Callable = ()
 
     @property
     def summary(self) -> str:
@@ -32,8 +34,10 @@ class Entry:
 REWARDS: dict[str, Entry] = {}
 
 
-def register(fn: Callable | None = None, *, name: str | None = None, factory: bool = False):
-    """Make a reward findable by name from YAML (`rewards: [my_reward]`); usable as a decorator.
+def register(fn: Callable | None = None, *, name: str | None = None, factory: bool = False,
+             columns: tuple[str, ...] | Callable = ()):
+    """Make a reward findable by name from YAML (`rewards: [my_reward]`); usable as a decorator. `columns`:
+    the dataset columns it reads, checked against a stage's data before a run (see `reads`).
 
     >>> @register(name="always_one")
     ... def always_one(completions, **kwargs):
@@ -44,18 +48,51 @@ def register(fn: Callable | None = None, *, name: str | None = None, factory: bo
     """
 
     def add(f: Callable) -> Callable:
-        REWARDS[name or f.__name__] = Entry(f, factory)
+        REWARDS[name or f.__name__] = Entry(f, factory, columns)
         return f
 
     return add(fn) if fn is not None else add
 
 
+def reads(reward: Callable) -> list[tuple[str, ...]]:
+    """The dataset columns a reward reads, as groups of which the data needs one column each: the reward's own
+    `columns` attribute (how user code declares them: a tuple is one group, a list of tuples several), else its
+    registry entry's (a function of the built reward for factories whose columns come from their kwargs). A
+    reward that declares nothing reads nothing checkable.
+
+    >>> reads(resolve("numeric_match")), reads(resolve("format_strict"))
+    ([('answer', 'solution')], [])
+    >>> reads(resolve("gate", {"objective": "accuracy", "judge": {"name": "code_tests", "kwargs": {"column": "t"}}}))
+    [('solution', 'answer'), ('t',)]
+    """
+    declared = getattr(reward, "columns", None)
+    if declared is None:
+        entry = next((e for e in REWARDS.values()
+                      if e.fn is reward or (e.factory and isinstance(e.fn, type) and type(reward) is e.fn)), None)
+        declared = () if entry is None else entry.columns
+    if callable(declared):
+        declared = declared(reward)
+    groups = [declared] if isinstance(declared, tuple) and all(isinstance(c, str) for c in declared) else declared
+    groups = [(g,) if isinstance(g, str) else tuple(g) for g in groups or [] if g]
+    return list(dict.fromkeys(groups))
+
+
+def lacks(reward: Callable, columns) -> tuple[str, ...] | None:
+    """The first group of columns the reward reads of which `columns` holds none, else None.
+
+    >>> lacks(resolve("exact_match"), ["prompt", "completion"]), lacks(resolve("exact_match"), ["solution"])
+    (('answer', 'solution'), None)
+    """
+    return next((g for g in reads(reward) if not set(g) & set(columns)), None)
+
+
 def _import(target: str) -> Callable:
     module_name, _, attr = target.rpartition(":")
     if module_name.endswith(".py"):
-        path = Path(module_name).expanduser()
-        if not path.is_file():
-            raise ValueError(f"file '{module_name}' does not exist")
+        try:
+            path = check_file(module_name, "", "file")
+        except ConfigError as e:  # resolve's errors are ValueErrors; the caller adds the key
+            raise ValueError(e.message) from None
         spec = importlib.util.spec_from_file_location(f"rlft_user_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # so rewards defined there can be pickled by name
@@ -162,9 +199,10 @@ def check_timeout(spec, key: str, timed: bool = True) -> None:
                           f"no limit), got {timeout!r}")
 
 
-def check(spec, key: str, names: dict[str, str] | None = None, timed: bool = True) -> None:
-    """Validate one RewardSpec by resolving it (user modules are imported); with `names`, the stage's reward
-    names so far (see `claim`). `timed=False` where no time limit applies (eval.verifier, eval.format)."""
+def check(spec, key: str, names: dict[str, str] | None = None, timed: bool = True) -> Callable:
+    """Validate one RewardSpec by resolving it (user modules are imported) and return the reward; with `names`,
+    the stage's reward names so far (see `claim`). `timed=False` where no time limit applies (eval.verifier,
+    eval.format)."""
     check_timeout(spec, key, timed)
     try:
         fn = resolve(spec.name, spec.kwargs)
@@ -178,3 +216,4 @@ def check(spec, key: str, names: dict[str, str] | None = None, timed: bool = Tru
         raise ConfigError(join(key, "name"), str(e)) from None
     if names is not None:
         claim(names, fn.__name__, join(key, "name"), f"'{spec.name}'")
+    return fn
