@@ -5,9 +5,10 @@ gives the same numbers as the run alone (metrics.jsonl byte for byte).
     python bench/concurrency.py --spinning          # also the pair as torch runs it without rlft (slow)
 
 Each run is `rlft run recipes/quickstart.yaml` in a fresh process, started as a user would: the recipe's 2
-threads each (two runs ask for 4 threads on a 2-core machine) and the OpenMP wait policy rlft sets (passive). The pair starts
-both processes at the same moment, with the same seed, so each must reproduce the run alone exactly. The
-quickstart is shortened by default (`--overrides`) so the bench takes minutes; `--full` runs it whole.
+threads each (two runs ask for 4 threads on a 2-core machine) and the OpenMP wait policy rlft sets (passive).
+The pair starts both processes at the same moment, with the same seed, so each must reproduce the run alone
+exactly. The quickstart is shortened by default (`--overrides`) so the bench takes minutes; `--full` runs it
+whole.
 `--spinning` adds the pair as it ran before rlft set the policy: torch imported before rlft, so OpenMP keeps its
 default (idle threads spin a while before they sleep).
 """

@@ -35,13 +35,14 @@ def resume(run_dir, recipe=None, overrides=None, rewards=None, echo=print, use_c
     return resume_run(run_dir, recipe, overrides, rewards=rewards, echo=echo, use_cache=use_cache)
 
 
-def sweep(recipe, seeds, overrides=None, sweep_dir=None, label=None, rewards=None, echo=print, use_cache=True):
+def sweep(recipe, seeds, overrides=None, sweep_dir=None, label=None, rewards=None, echo=print, use_cache=True,
+          jobs=1):
     """Run a recipe once per seed (a list or "0-4") into one sweep folder; returns SweepResult(path, runs).
-    See rlft.sweeps.sweep."""
+    `jobs=N` runs N seeds at a time in separate processes (threads: cores / N each). See rlft.sweeps.sweep."""
     from rlft.sweeps import sweep as _sweep
 
     return _sweep(recipe, seeds, overrides=overrides, sweep_dir=sweep_dir, label=label, rewards=rewards, echo=echo,
-                  use_cache=use_cache)
+                  use_cache=use_cache, jobs=jobs)
 
 
 def compare(paths, metrics=None, labels=None, out=None, **options):

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
     run.add_argument("--seeds", help="run once per seed (0-4, 0,2,5) into one sweep folder (--run-dir names it)")
     run.add_argument("--label", help="the sweep's variant name in rlft compare (default: recipe name and overrides)")
+    run.add_argument("--jobs", type=int, default=1, help="with --seeds: run this many seeds at a time, each in its "
+                     "own process with cores/jobs threads (default 1: one after another)")
     val = sub.add_parser("validate", help="check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--alpha", type=float, default=0.05, help="family-wise error of AdaStop (default 0.05)")
     cmp.add_argument("--permutations", type=int, default=10000, help="AdaStop permutations (default 10000)")
     cmp.add_argument("--no-cache", action="store_true", help="retrain reward models in the runs --adaptive starts")
+    cmp.add_argument("--jobs", type=int, default=1, help="with --adaptive: run this many seeds of a batch at a time, "
+                     "each in its own process (default 1)")
     ls = sub.add_parser("list", help="list recipes, tasks, rewards and algorithms")
     ls.add_argument("what", nargs="?", choices=["recipes", "tasks", "rewards", "algorithms"])
     return p
@@ -157,7 +161,7 @@ def _check_reward(args) -> int:
 
 def _resume(args) -> int:
     """`rlft run --resume RUN_DIR [recipe] [key=value ...]`: continue a killed run (see rlft.recovery)."""
-    if args.run_dir or args.seeds is not None or args.label or args.overwrite:
+    if args.run_dir or args.seeds is not None or args.label or args.overwrite or args.jobs != 1:
         raise ConfigError("--resume", "continues the run folder it names; leave out --run-dir, --seeds, --label and "
                           "--overwrite")
     recipe, overrides = args.recipe, list(args.overrides)
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             return _resume(args)
         if args.command == "run" and args.recipe is None:
             parser.error("the following arguments are required: recipe (or --resume RUN_DIR)")
-        if args.command == "run" and (args.seeds is not None or args.label):
+        if args.command == "run" and (args.seeds is not None or args.label or args.jobs != 1):
             if args.overwrite:
                 raise ConfigError("--overwrite", "applies to one run's --run-dir; a sweep always starts a new folder")
             from rlft.sweeps import cli as sweep_cli

@@ -19,7 +19,7 @@ from rlft import adastop, stats
 from rlft.config import load_recipe
 from rlft.runfiles import read_jsonl
 from rlft.schema import ConfigError
-from rlft.sweeps import RECIPE_FILE, SWEEP_FILE, Run, final_accuracy, find_runs, read_sweep, run_seed, start
+from rlft.sweeps import RECIPE_FILE, SWEEP_FILE, Run, final_accuracy, find_runs, read_sweep, run_seeds, start
 from rlft.tracking import write_json
 
 DEFAULT_METRIC = "final_accuracy"  # each run's last held-out accuracy (the last stage that measured one)
@@ -149,7 +149,7 @@ def curves(variants: dict[str, list[Run]], reps: int, confidence: float, seed: i
 
 
 def _adaptive(paths: list, labels: list[str] | None, metric: str, batch: int, max_seeds: int, alpha: float,
-              permutations: int, seed: int, echo: Callable[[str], None], use_cache: bool):
+              permutations: int, seed: int, echo: Callable[[str], None], use_cache: bool, jobs: int = 1):
     """Run AdaStop over sweeps (or recipe files, each started as a new sweep), running the seeds it asks
     for; returns (runs per variant that the test used, the test's result)."""
     if batch < 1:
@@ -172,7 +172,7 @@ def _adaptive(paths: list, labels: list[str] | None, metric: str, batch: int, ma
         sweeps[label] = p
     if len(sweeps) < 2:
         raise ConfigError("--adaptive", "needs two or more variants to compare")
-    sweeps = {label: p if p.is_dir() else start(p, label=label) for label, p in sweeps.items()}
+    sweeps = {label: p if p.is_dir() else start(p, label=label, jobs=jobs, echo=echo) for label, p in sweeps.items()}
     order = {}
     for label, p in sweeps.items():
         done = sorted(read_sweep(p)["seeds"])
@@ -181,10 +181,12 @@ def _adaptive(paths: list, labels: list[str] | None, metric: str, batch: int, ma
 
     def sample(label: str, interim: int) -> list[float]:
         values = []
-        for s in order[label][interim * batch : (interim + 1) * batch]:
-            if s not in read_sweep(sweeps[label])["seeds"]:
-                echo(f"adastop: running '{label}' seed {s}")
-                run_seed(sweeps[label], s, echo=lambda line: None, use_cache=use_cache)
+        wanted = order[label][interim * batch : (interim + 1) * batch]
+        missing = [s for s in wanted if s not in read_sweep(sweeps[label])["seeds"]]
+        if missing:
+            echo(f"adastop: running '{label}' seeds {missing}" + (f", {jobs} at a time" if jobs > 1 else ""))
+            run_seeds(sweeps[label], missing, jobs, echo=lambda line: None, use_cache=use_cache)
+        for s in wanted:
             run = next(r for r in find_runs(sweeps[label], label) if r.seed == s)
             used[label].append(run)
             values.append(metric_value(run.summary, metric, str(run.path)))
@@ -199,9 +201,9 @@ def compare(paths: list, metrics: list[str] | None = None, labels: list[str] | N
             reps: int = stats.REPS, confidence: float = stats.CONFIDENCE, seed: int = 0, adaptive: bool = False,
             batch: int = 5, max_seeds: int = 20, alpha: float = adastop.ALPHA,
             permutations: int = adastop.PERMUTATIONS, echo: Callable[[str], None] = print,
-            use_cache: bool = True) -> dict:
+            use_cache: bool = True, jobs: int = 1) -> dict:
     """Compare runs and sweeps; write compare.json, compare.md and plots/ to `out`; return compare.json's
-    content (with `path`, the output folder)."""
+    content (with `path`, the output folder). With `adaptive`, `jobs` seeds of a batch run at a time."""
     from rlft import comparison_report
 
     if not paths:
@@ -213,7 +215,7 @@ def compare(paths: list, metrics: list[str] | None = None, labels: list[str] | N
         raise ConfigError("--out", f"'{out}' is a file; give a folder to write compare.md, compare.json and plots/ to")
     if adaptive:
         variants, test = _adaptive(paths, labels, metrics[0], batch, max_seeds, alpha, permutations, seed, echo,
-                                   use_cache)
+                                   use_cache, jobs)
     else:
         variants, test = gather(paths, labels), None
     out = Path(out) if out else Path("runs") / "compare" / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -249,5 +251,5 @@ def cli(args) -> int:
 
         quiet_libraries()
     compare(args.paths, args.metric, args.label, args.out, args.reps, args.confidence, args.seed, args.adaptive,
-            args.batch, args.max_seeds, args.alpha, args.permutations, use_cache=not args.no_cache)
+            args.batch, args.max_seeds, args.alpha, args.permutations, use_cache=not args.no_cache, jobs=args.jobs)
     return 0

@@ -1,9 +1,11 @@
-"""Sweeps: one recipe run once per seed, sequentially, into one folder; and finding the runs a path holds.
+"""Sweeps: one recipe run once per seed (one after another, or in parallel processes) into one folder; and
+finding the runs a path holds.
 
     runs/<recipe>/sweep-<YYYYmmdd-HHMMSS>/     (or --run-dir DIR)
       sweep.json     recipe name, label, source, overrides, planned and finished seeds
       recipe.yaml    the resolved recipe every seed runs (its own seed set per run); more seeds run from it
       s<seed>/       an ordinary run folder per seed
+      logs/          with --jobs: each seed's console output (s<seed>.log)
 
 A sweep's label (the variant name in `rlft compare`) is the recipe name, with its overrides in brackets when
 there are any, so sweeps of one recipe with different overrides compare as different variants.
@@ -11,6 +13,7 @@ there are any, so sweeps of one recipe with different overrides compare as diffe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -117,8 +120,10 @@ def _resolved(recipe: Recipe) -> dict:
 
 
 def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, label: str | None = None,
-          rewards: list[Callable] | None = None) -> Path:
-    """Create a sweep folder (or check that an existing one holds this very recipe) and return it."""
+          rewards: list[Callable] | None = None, jobs: int = 1, echo: Callable[[str], None] = print) -> Path:
+    """Create a sweep folder (or check that an existing one holds this very recipe) and return it. With `jobs`
+    > 1 every seed runs with the thread budget of its process (`num_threads`, unless an override sets it), which
+    the sweep's recipe.yaml records, so seeds added later run with it too."""
     from rlft.distributed import expected_world_size
 
     if expected_world_size() > 1:  # every rank would make its own timestamped sweep folder
@@ -131,7 +136,20 @@ def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, lab
         raise ValueError("overrides apply to a recipe file or mapping; edit the Recipe object instead")
     if "seed" in overrides:
         raise ConfigError("seed", "a sweep sets the seed of each run: give the seeds with --seeds, not seed=")
+    if jobs < 1:
+        raise ConfigError("--jobs", f"must be at least 1, got {jobs}")
+    if jobs > 1 and rewards:
+        raise ConfigError("--jobs", "Python reward functions (rewards=[...]) cannot be sent to other processes: use "
+                          "jobs=1, or name the reward in the recipe as package.module:function or file.py:function")
     loaded = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
+    if jobs > 1 and "num_threads" not in overrides:
+        from rlft.seed_jobs import budget
+
+        threads = budget(jobs)
+        if loaded.num_threads != threads:
+            echo(f"rlft: {jobs} seeds at a time, {threads} thread(s) each: every run of this sweep gets num_threads="
+                 f"{threads} (the recipe says {loaded.num_threads or 'none'}; set num_threads=... to choose)")
+        loaded = dataclasses.replace(loaded, num_threads=threads)
     path = Path(sweep_dir) if sweep_dir else new_sweep_dir(loaded.output_dir, loaded.name)
     resolved = _resolved(loaded)
     if (path / SWEEP_FILE).exists():
@@ -164,29 +182,60 @@ def run_seed(path: Path, seed: int, rewards: list[Callable] | None = None, echo:
                           "pass them again (rewards=[...]) to run more seeds")
     recipe = load_recipe(read_sweep_recipe(path), {"seed": seed})
     result = run(recipe, run_dir=path / f"s{seed}", rewards=rewards, echo=echo, use_cache=use_cache)
+    record(path, seed)
+    return result
+
+
+def record(path: Path, seed: int) -> None:
+    """Add a finished seed to sweep.json."""
     info = read_sweep(path)
     info["seeds"].append(seed)
     info["planned"] = sorted(set(info["planned"]) | {seed})
     write_json(path / SWEEP_FILE, info)
-    return result
+
+
+def run_seeds(path: Path, seeds: list[int], jobs: int = 1, rewards: list[Callable] | None = None,
+              echo: Callable[[str], None] = print, use_cache: bool = True) -> list[RunResult]:
+    """Run more seeds of a sweep: one after another in this process, or `jobs` at a time in their own processes
+    (rlft/seed_jobs.py). Seeds that fail do not stop the others; then one ConfigError names each failure."""
+    if jobs == 1:
+        return [run_seed(path, s, rewards, echo, use_cache) for s in seeds]
+    from rlft.pipeline import RunResult
+    from rlft.seed_jobs import run_parallel
+
+    info = read_sweep(path)
+    clash = sorted(set(seeds) & set(info["seeds"]))
+    if clash:
+        raise ConfigError("--seeds", f"seed {clash[0]} is already in the sweep {path}")
+    if info.get("python_rewards"):
+        raise ConfigError("--jobs", f"the sweep {path} used Python reward functions {info['python_rewards']}, "
+                          "which cannot be sent to other processes: run its seeds with jobs=1")
+    failed = run_parallel(path, RECIPE_FILE, seeds, jobs, use_cache, echo, lambda seed: record(path, seed))
+    if failed:
+        done = [s for s in seeds if s not in failed]
+        raise ConfigError("--seeds", "; ".join(f"seed {s} failed: {why}" for s, why in failed.items())
+                          + f"; seeds {done or 'none'} finished and are in {path / SWEEP_FILE}")
+    return [RunResult(path / f"s{s}", read_json(path / f"s{s}" / "summary.json", "the run's summary", SUMMARY_KEYS))
+            for s in seeds]  # fmt: skip
 
 
 def sweep(recipe, seeds: list[int] | str, overrides: dict | list[str] | None = None, sweep_dir=None,
           label: str | None = None, rewards: list[Callable] | None = None, echo: Callable[[str], None] = print,
-          use_cache: bool = True) -> SweepResult:
-    """Run a recipe once per seed, one after the other, into one sweep folder (see the module docstring)."""
+          use_cache: bool = True, jobs: int = 1) -> SweepResult:
+    """Run a recipe once per seed into one sweep folder (see the module docstring): one after the other, or
+    `jobs` seeds at a time in separate processes whose threads add up to the cores."""
     seeds = parse_seeds(seeds) if isinstance(seeds, str) else [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError("--seeds", f"need distinct seeds, got {seeds}")
-    path = start(recipe, overrides, sweep_dir, label, rewards)
+    path = start(recipe, overrides, sweep_dir, label, rewards, jobs, echo)
     info = read_sweep(path)
     clash = sorted(set(seeds) & set(info["seeds"]))
     if clash:
         raise ConfigError("--seeds", f"seed {clash[0]} is already in the sweep {path}")
     info["planned"] = sorted(set(info["planned"]) | set(seeds))
     write_json(path / SWEEP_FILE, info)
-    echo(f"rlft: sweep '{info['label']}', seeds {seeds} -> {path}")
-    runs = [run_seed(path, s, rewards, echo, use_cache) for s in seeds]
+    echo(f"rlft: sweep '{info['label']}', seeds {seeds}{f', {jobs} at a time' if jobs > 1 else ''} -> {path}")
+    runs = run_seeds(path, seeds, jobs, rewards, echo, use_cache)
     finals = ", ".join(f"s{r.summary['seed']}={final_accuracy(r.summary)[1]}" for r in runs)
     echo(f"rlft: sweep finished: final accuracy {finals}; compare with: rlft compare {path}")
     return SweepResult(path, runs)
@@ -241,7 +290,8 @@ def cli(args) -> int:
     from rlft.pipeline import quiet_libraries
 
     if args.seeds is None:
-        raise ConfigError("--label", "names a sweep: use it with --seeds")
+        raise ConfigError("--jobs" if args.jobs != 1 else "--label", "applies to a sweep: use it with --seeds")
     quiet_libraries()
-    sweep(args.recipe, parse_seeds(args.seeds), args.overrides, args.run_dir, args.label, use_cache=not args.no_cache)
+    sweep(args.recipe, parse_seeds(args.seeds), args.overrides, args.run_dir, args.label, use_cache=not args.no_cache,
+          jobs=args.jobs)
     return 0

@@ -69,3 +69,16 @@ def test_concurrency_runs_alone_and_in_pairs(tmp_path):
         assert row[1] == "2" and row[2] == "PASSIVE"  # the quickstart's 2 threads; rlft's wait policy
         assert number(row[3]) > 0 and row[6] == "yes"  # every run reproduces the run alone
     assert "reproduce the run alone's metrics.jsonl: yes" in text
+
+
+@pytest.mark.slow
+def test_parallel_seeds_bench_runs_both_sweeps(tmp_path):
+    out = tmp_path / "parallel.md"
+    run_script("parallel_seeds.py", "--seeds", "0-1", "--overrides", "stages.sft.trainer.max_steps=2",
+               "stages.sft.eval.every=0", "stages.sft.eval.stop_at_accuracy=null", "stages.grpo.trainer.max_steps=1",
+               "--write", str(out))
+    text = out.read_text()
+    [seq] = table_rows(text, "one after another")
+    [par] = table_rows(text, "--jobs 2")
+    assert seq[3] == "[2]" and par[3] == "[1]"  # the recipe's 2 threads; half the 2 cores per process
+    assert number(seq[1]) > 0 and number(par[1]) > 0 and "s0 " in par[4] and "s1 " in par[4]

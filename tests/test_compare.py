@@ -188,9 +188,11 @@ def test_sweeps_then_compare_end_to_end(tmp_path, capsys, monkeypatch):
     assert all(v["n"] == 2 for v in losses.values())
     assert result["curves"][0]["stage"] == "sft" and (tmp_path / "cmp" / "plots" / "curves.png").exists()
 
-    # one seed per batch never decides a pair, so AdaStop runs to its budget of 3: one new seed per sweep
+    # one seed per batch never decides a pair, so AdaStop runs to its budget of 3: one new seed per sweep, each in
+    # a process of its own (--jobs)
     assert main(["compare", "sweep_a", "sweep_b", "--adaptive", "--batch", "1", "--max-seeds", "3",
-                 "--reps", "500", "--out", "ada"]) == 0
+                 "--reps", "500", "--out", "ada", "--jobs", "2"]) == 0
+    assert (tmp_path / "sweep_a" / "logs" / "s2.log").is_file()
     test = json.loads((tmp_path / "ada" / "compare.json").read_text())["adaptive"]
     assert test["pairs"][0]["decision"] == "equal" and set(test["seeds_used"].values()) == {3}
     assert json.loads((tmp_path / "sweep_a" / "sweep.json").read_text())["seeds"] == [0, 1, 2]
