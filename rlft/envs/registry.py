@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from dataclasses import dataclass, field
 
 from rlft.envs.base import DEFAULT_MAX_TURNS
@@ -52,9 +53,13 @@ def tools(cls: type) -> dict:
 
 
 def summary(cls: type) -> str:
-    """The first paragraph of the class's module docstring, else of its own."""
+    """The first paragraph of the class's module docstring (less its leading "`name`: "), else of its own.
+
+    >>> summary(Maze)
+    'walk a small text grid from S to G with `move(direction)`.'
+    """
     doc = inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or ""
-    return " ".join(doc.split("\n\n")[0].split())
+    return re.sub(r"^`\w+`: ", "", " ".join(doc.split("\n\n")[0].split()))
 
 
 @dataclass(frozen=True)
