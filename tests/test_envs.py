@@ -112,3 +112,10 @@ def test_user_class_from_file(tmp_path):
     spec = resolve_env(f"{tmp_path / 'mine.py'}:Mine", {"high": 8}, max_turns=4)
     env = spec.factory()()
     assert (type(env).__name__, env.max_turns, spec.rows(1, 0)[0]["high"]) == ("Mine", 4, 8)
+
+
+def test_every_builtin_is_documented():
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
+    assert all(f"| `{name}` |" in page for name in ENVIRONMENTS)
