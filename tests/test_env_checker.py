@@ -82,6 +82,29 @@ def test_good_user_environment_passes(tmp_path):
     assert report.random_mean < 1.0
 
 
+def test_minimal_user_environment_passes_with_warnings(tmp_path):
+    """A class with only reset and a tool: no rows, no scripted policy, no get_reward."""
+    (tmp_path / "echo.py").write_text('''
+class Echo:
+    def reset(self, **row):
+        self.said = []
+
+    def say(self, text: str) -> str:
+        """Say something.
+
+        Args:
+            text: What to say.
+        """
+        self.said.append(text)
+        return str(len(self.said))
+''')
+    report = check_env(resolve_env(f"{tmp_path / 'echo.py'}:Echo"), episodes=3)
+    assert report.ok, report.render()
+    assert report.optimal_mean is None and report.random_mean is None and report.deterministic
+    assert any("no get_reward()" in w for w in report.warnings)
+    assert any("no rows(n, seed" in w for w in report.warnings)
+
+
 @pytest.mark.parametrize("name, change, message", BROKEN, ids=[b[0] for b in BROKEN])
 def test_broken_user_environment_fails(name, change, message, tmp_path, capsys):
     assert change[0] in GOOD

@@ -102,9 +102,13 @@ def schema_problems(cls: type) -> list[str]:
 
 def _random_args(fn, rng: random.Random, seen: dict) -> dict:
     """Arguments for one call: a value the scripted policy used or one of the awkward `JUNK` values."""
-    hints = inspect.get_annotations(fn, eval_str=True)
+    try:
+        hints = inspect.get_annotations(fn, eval_str=True)
+    except Exception:  # noqa: BLE001 - an annotation that does not evaluate: drawn as untyped
+        hints = {}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     args = {}
-    for p in list(inspect.signature(fn).parameters)[1:]:
+    for p in [q.name for q in inspect.signature(fn).parameters.values() if q.kind in named][1:]:
         pool = list(seen.get(p, [])) * 3 + JUNK.get(hints.get(p), [None, "", 0])
         args[p] = rng.choice(pool)
     return args
@@ -169,7 +173,8 @@ def _play(spec: EnvSpec, episodes: int, seed: int, names: list[str], report: Env
                                        f"max_turns {spec.max_turns}")
                 continue
             _, _, got, _ = _episode(spec, env, row, actions, f"scripted episode {i}")
-            optimal.append(got)
+            if got is not None:
+                optimal.append(got)
             want = _call(f"optimal_return(row {i})", target, row) if target is not None else None
             if want is not None and got is not None and not math.isclose(got, want, abs_tol=1e-9):
                 report.violations.append(f"row {i}: the scripted policy scored {got:.6g}, optimal_return says "
