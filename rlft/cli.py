@@ -1,4 +1,4 @@
-"""`rlft run | validate | list | check | check-reward | compare`: the command line over rlft's Python API.
+"""`rlft run | validate | list | check | check-reward | check-env | compare`: the command line over rlft's Python API.
 
 Recipe problems (ConfigError), a reward breaking its contract (RewardError) and a failed write such as a full
 disk (WriteError) print one `error:` line and exit with code 2.
@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from rlft.envs.base import DEFAULT_MAX_TURNS
 from rlft.rewards.checker import TIMEOUT
 from rlft.rewards.guard import RewardError
 from rlft.schema import ConfigError
@@ -52,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds a call may take before it counts as "
                      f"hung, a violation (default {TIMEOUT:g}; 0: no limit)")
     chk.add_argument("--json", help="also write the report as JSON to this file")
+    env = sub.add_parser("check-env", help="check a multi-turn environment: its contract, determinism, turn budget, "
+                         "scripted optimum against random actions")
+    env.add_argument("env", help="built-in name, package.module:Class or path/file.py:Class")
+    env.add_argument("--kwargs", default="{}", help="parameters of its rows generator as YAML, e.g. '{high: 50}'")
+    env.add_argument("--episodes", type=int, default=20, help="episodes of each kind (default 20)")
+    env.add_argument("--max-turns", type=int, default=DEFAULT_MAX_TURNS,
+                     help=f"turn budget of an episode (default {DEFAULT_MAX_TURNS})")
+    env.add_argument("--seed", type=int, default=0, help="seed of the rows and the random actions (default 0)")
+    env.add_argument("--json", help="also write the report as JSON to this file")
     pre = sub.add_parser("check", help="pre-run check of an RL stage: can its starting model learn? (pass@k, "
                          "zero-variance groups, format, lengths; exit 1 when it cannot)")
     pre.add_argument("recipe")
@@ -81,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--no-cache", action="store_true", help="retrain reward models in the runs --adaptive starts")
     cmp.add_argument("--jobs", type=int, default=1, help="with --adaptive: run this many seeds of a batch at a time, "
                      "each in its own process (default 1)")
-    ls = sub.add_parser("list", help="list recipes, tasks, rewards and algorithms")
-    ls.add_argument("what", nargs="?", choices=["recipes", "tasks", "rewards", "algorithms"])
+    ls = sub.add_parser("list", help="list recipes, tasks, rewards, environments and algorithms")
+    ls.add_argument("what", nargs="?", choices=["recipes", "tasks", "rewards", "environments", "algorithms"])
     return p
 
 
@@ -115,6 +125,12 @@ def _list(what: str | None) -> None:
         for name, entry in sorted(REWARDS.items()):
             print(f"  {name}{' (factory: takes kwargs)' if entry.factory else ''}  {entry.summary}")
         print("  reward_model (kwargs: from_stage, definition or path; normalize)  a trained reward model's score")
+    if what in (None, "environments"):
+        from rlft.envs import ENVIRONMENTS, summary, tools
+
+        print("environments:")
+        for name, cls in sorted(ENVIRONMENTS.items()):
+            print(f"  {name} (tools: {', '.join(sorted(tools(cls)))})  {summary(cls)}")
     if what in (None, "algorithms"):
         print("algorithms:")
         for a in ALGORITHMS.values():
@@ -159,6 +175,40 @@ def _check_reward(args) -> int:
     return 0 if report.ok else 1
 
 
+def _yaml_mapping(flag: str, text: str) -> dict:
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(flag, f"not valid YAML: {e}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(flag, f"must be a mapping like '{{high: 50}}', got {text!r}")
+    return value
+
+
+def _check_env(args) -> int:
+    """`rlft check-env`: exit 0 when the environment keeps the contract, 1 when it does not."""
+    import json
+
+    from rlft.envs import resolve_env
+    from rlft.envs.checker import check_env
+
+    kwargs = _yaml_mapping("--kwargs", args.kwargs)
+    for flag in ("episodes", "max_turns"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')}", f"must be at least 1, got {getattr(args, flag)}")
+    try:
+        spec = resolve_env(args.env, kwargs, args.max_turns)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(args.env, str(e)) from None
+    report = check_env(spec, args.episodes, args.seed)
+    print(report.render())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    return 0 if report.ok else 1
+
+
 def _resume(args) -> int:
     """`rlft run --resume RUN_DIR [recipe] [key=value ...]`: continue a killed run (see rlft.recovery)."""
     if args.run_dir or args.seeds is not None or args.label or args.overwrite or args.jobs != 1:
@@ -188,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check-reward":
             return _check_reward(args)
+        if args.command == "check-env":
+            return _check_env(args)
         if args.command == "check":
             from rlft.pipeline import quiet_libraries
             from rlft.precheck import cli as check_cli

@@ -1,0 +1,129 @@
+"""Find environments by name: built-ins in one dict, user code as `package.module:Class` or
+`path/to/file.py:Class`, imported exactly as rewards are. `kwargs` go to the class's `rows` generator (the
+procedural data), `max_turns` to its constructor, so `EnvSpec.factory()` is what TRL's `environment_factory`
+takes."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from dataclasses import dataclass, field
+
+from rlft.envs.base import DEFAULT_MAX_TURNS
+from rlft.envs.calculator import Calculator
+from rlft.envs.guess_number import GuessNumber
+from rlft.envs.maze import Maze
+from rlft.envs.wordle import Wordle
+from rlft.rewards.guard import run_user
+from rlft.rewards.registry import _import as import_target
+from rlft.schema import suggest
+
+ENVIRONMENTS: dict[str, type] = {"guess_number": GuessNumber, "calculator": Calculator, "maze": Maze,
+                                 "wordle": Wordle}
+
+
+def register_env(cls: type | None = None, *, name: str | None = None):
+    """Make an environment class findable by name (`env: {name: ...}`); usable as a decorator.
+
+    >>> @register_env(name="tiny")
+    ... class Tiny(GuessNumber):
+    ...     pass
+    >>> resolve_env("tiny").cls.__name__
+    'Tiny'
+    >>> _ = ENVIRONMENTS.pop("tiny")
+    """
+
+    def add(c: type) -> type:
+        ENVIRONMENTS[name or c.__name__] = c
+        return c
+
+    return add(cls) if cls is not None else add
+
+
+def tools(cls: type) -> dict:
+    """The tools TRL exposes for an environment class: its public functions other than reset and get_reward
+    (TRL lists them on the class, so properties and class methods are not tools).
+
+    >>> sorted(tools(Calculator))
+    ['answer', 'calc']
+    """
+    return {name: fn for name, fn in inspect.getmembers(cls, predicate=inspect.isfunction)
+            if name not in ("reset", "get_reward") and not name.startswith("_")}
+
+
+def summary(cls: type) -> str:
+    """The first paragraph of the class's module docstring (less its leading "`name`: "), else of its own.
+
+    >>> summary(Maze)
+    'walk a small text grid from S to G with `move(direction)`.'
+    """
+    doc = inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or ""
+    return re.sub(r"^`\w+`: ", "", " ".join(doc.split("\n\n")[0].split()))
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A resolved environment: its class, the kwargs of its `rows` generator and the turn budget."""
+
+    name: str
+    cls: type
+    kwargs: dict = field(default_factory=dict)
+    max_turns: int = DEFAULT_MAX_TURNS
+
+    def factory(self):
+        """What `trl.GRPOTrainer(environment_factory=...)` takes: a no-argument callable making one instance."""
+        return functools.partial(self.cls, max_turns=self.max_turns) if self._takes_max_turns() else self.cls
+
+    def _takes_max_turns(self) -> bool:
+        try:
+            params = inspect.signature(self.cls).parameters
+        except (TypeError, ValueError):
+            return False
+        return "max_turns" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+    def rows(self, n: int, seed: int) -> list[dict] | None:
+        """n episode rows from the class's `rows(n, seed, **kwargs)`, None when it has none."""
+        generate = getattr(self.cls, "rows", None)
+        if generate is None:
+            return None
+        return run_user(f"environment '{self.name}': rows(n={n}, seed={seed}, **{self.kwargs})", generate,
+                        (n, seed), self.kwargs, passes=(TypeError,))
+
+
+def resolve_env(name: str, kwargs: dict | None = None, max_turns: int = DEFAULT_MAX_TURNS) -> EnvSpec:
+    """The environment for a name: a built-in or user code; ValueError saying what is allowed.
+
+    >>> resolve_env("guess_numbr")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown environment 'guess_numbr' (did you mean 'guess_number'?); built-ins: calculator, \
+guess_number, maze, wordle; or give your own as package.module:Class or path/to/file.py:Class
+    """
+    if not (isinstance(max_turns, int) and not isinstance(max_turns, bool) and max_turns >= 1):
+        raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+    if ":" in name:
+        cls = import_target(name)
+        if not inspect.isclass(cls):
+            raise ValueError(f"'{name}' is {type(cls).__name__} {cls!r}, not a class; an environment is a class "
+                             "with reset(**row) and tool methods")
+    elif name in ENVIRONMENTS:
+        cls = ENVIRONMENTS[name]
+    else:
+        raise ValueError(f"unknown environment '{name}'{suggest(name, ENVIRONMENTS)}; built-ins: "
+                         f"{', '.join(sorted(ENVIRONMENTS))}; or give your own as package.module:Class or "
+                         "path/to/file.py:Class")
+    if not callable(getattr(cls, "reset", None)):
+        raise ValueError(f"environment '{name}' has no reset method; TRL starts every episode with reset(**row)")
+    kwargs = dict(kwargs or {})
+    generate = getattr(cls, "rows", None)
+    if kwargs and generate is None:
+        raise ValueError(f"environment '{name}' takes no kwargs: it has no rows(n, seed, **kwargs) generator")
+    if kwargs:
+        params = [p for p in inspect.signature(generate).parameters if p not in ("n", "seed")]
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown and not any(inspect.signature(generate).parameters[p].kind is inspect.Parameter.VAR_KEYWORD
+                               for p in params):
+            raise ValueError(f"environment '{name}' takes no kwarg {', '.join(map(repr, unknown))}; its rows take: "
+                             f"{', '.join(params) or 'none'}")
+    return EnvSpec(name, cls, kwargs, max_turns)
