@@ -183,7 +183,10 @@ def check_model(recipe, stage, key: str, trains: bool, head: str = "causal") -> 
     check_tokens(stage, positions if isinstance(positions, int) else None, key)
     if config is None or not (stage.lora is not None or stage.model.tiny is not None):
         return
-    model = skeleton(config, head)
+    try:
+        model = skeleton(config, head)
+    except Exception:  # an architecture transformers cannot build from its config: the stage's load reports it
+        return
     if stage.model.tiny is not None:
         count = sum(p.numel() for p in model.parameters())
         check_size(count, trains, join(key, "model.tiny"), available_memory())

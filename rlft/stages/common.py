@@ -14,6 +14,7 @@ from transformers import TrainerCallback
 from rlft import distributed as dist
 from rlft import precheck
 from rlft import rewards as rewards_lib
+from rlft.alarms import divergence, stop_if_diverged
 from rlft.config import Recipe, Stage
 from rlft.data import conversational, load_splits, verifier_spec
 from rlft.evaluate import evaluate, reward_means
@@ -242,7 +243,8 @@ def make_trainer_config(config_cls: type, stage: Stage, out_dir: Path, seed: int
 
 
 class MetricsCallback(TrainerCallback):
-    """Writes every trainer log to metrics.jsonl (split "train") and prints a one-line progress report."""
+    """Writes every trainer log to metrics.jsonl (split "train") and prints a one-line progress report; a loss
+    or gradient norm that is no longer finite stops the run (rlft.alarms.stop_if_diverged)."""
 
     SHOWN = ("loss", "reward", "rewards/", "grad_norm", "learning_rate")
 
@@ -250,6 +252,11 @@ class MetricsCallback(TrainerCallback):
         self.ctx, self.last, self.timing = ctx, {}, {}
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs:  # every process sees the same (reduced) loss: all stop together
+            if state.is_world_process_zero and divergence(logs, state.global_step):
+                self.ctx.metrics.log(self.ctx.name, state.global_step, "train", logs)  # null in metrics.jsonl
+            stop_if_diverged(join(self.ctx.key, "trainer"), logs, state.global_step, args.learning_rate,
+                             args.max_grad_norm)
         if not state.is_world_process_zero or not logs:
             return
         self.timing.update({k: v for k, v in logs.items() if any(t in k for t in TIMING_KEYS)})
