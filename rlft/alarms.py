@@ -54,7 +54,7 @@ def stop_if_diverged(key: str, logs: dict, step: int, learning_rate: float, max_
         return
     lr = logs.get("learning_rate", learning_rate)
     raise ConfigError(key, f"training diverged: {what} (learning_rate {lr:.4g}, max_grad_norm {max_grad_norm}); "
-                      "lower learning_rate, or keep max_grad_norm > 0 to clip gradients; nothing of this stage was "
+                      "lower learning_rate, or keep max_grad_norm > 0 to clip gradients; the stage's model was not "
                       "saved")
 
 

@@ -161,7 +161,7 @@ def test_a_diverging_loss_stops_training_with_one_error():
         stop_if_diverged("stages.s.trainer", {"loss": float("inf"), "learning_rate": 0.25}, 7, 1e-3, 0.0)
     assert str(e.value) == ("stages.s.trainer: training diverged: loss is inf at step 7 (learning_rate 0.25, "
                             "max_grad_norm 0.0); lower learning_rate, or keep max_grad_norm > 0 to clip gradients; "
-                            "nothing of this stage was saved")
+                            "the stage's model was not saved")
 
 
 # ---------------------------------------------------------------- evaluation in a run
