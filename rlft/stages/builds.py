@@ -133,17 +133,26 @@ def skeleton(config, head: str):
 
 
 def available_memory() -> int | None:
-    """Bytes of memory a new process can use without swapping (MemAvailable), None when unknown."""
+    """Bytes of memory a new process can use without swapping: the machine's MemAvailable (else free pages),
+    capped by a container's cgroup limit less what it uses already; None when unknown."""
+    free = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                free = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    if free is None:
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max":
+            free = min(free if free is not None else int(limit), int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return free
 
 
 def check_size(params: int, trains: bool, key: str, available: int | None) -> None:
