@@ -1,6 +1,8 @@
 """Reward-hacking alarms: after an RL stage, read its logged metrics and warn when the training reward rose
 while held-out verified accuracy fell, when completions run into the length limit, or when entropy
 collapsed while held-out accuracy did not rise. Thresholds are the stage's `alarms:` block (config.AlarmSpec).
+After every training stage, a metric logged as NaN or infinite raises the `non_finite` alarm; a non-finite loss
+or gradient norm stops training at once (`diverged`): what follows it would be trained on NaN.
 
 The alarms are warnings, never errors: they are printed (`[stage] WARNING: ...`), stored in summary.json
 (`stages.X.alarms`) and listed at the top of report.md. `find_alarms` is a pure function of the metric
@@ -9,7 +11,10 @@ history, so it is tested on constructed histories (a hacking run and a healthy o
 
 from __future__ import annotations
 
+import math
+
 from rlft.runfiles import read_json
+from rlft.schema import ConfigError
 
 # Where each series comes from, in order of preference: (split, key, transform).
 SOURCES: dict[str, list[tuple[str, str, bool]]] = {
@@ -21,6 +26,38 @@ SOURCES: dict[str, list[tuple[str, str, bool]]] = {
 }
 
 
+# A non-finite value of one of these stops training (TRL's loss and gradient norm, rlft PPO's losses); the
+# others only raise the `non_finite` alarm.
+DIVERGENCE_KEYS = ("loss", "grad_norm", "loss/policy_avg", "loss/value_avg")
+FINITE_KEYS = DIVERGENCE_KEYS + ("reward", "kl", "entropy", "objective/scores", "objective/kl", "objective/entropy")
+
+
+def divergence(logs: dict, step: int) -> str | None:
+    """What diverged in one trainer log: the DIVERGENCE_KEYS that are NaN or infinite; None when all are finite.
+
+    >>> divergence({"loss": 4.6, "grad_norm": float("nan")}, 10)
+    'grad_norm is nan at step 10'
+    >>> divergence({"loss": 0.5, "grad_norm": 3.0}, 10) is None
+    True
+    """
+    bad = [f"{k} is {logs[k]}" for k in DIVERGENCE_KEYS
+           if isinstance(logs.get(k), float) and not math.isfinite(logs[k])]  # fmt: skip
+    return f"{', '.join(bad)} at step {step}" if bad else None
+
+
+def stop_if_diverged(key: str, logs: dict, step: int, learning_rate: float, max_grad_norm: float | None) -> None:
+    """Stop training with one error when the loss or gradient norm is no longer finite: every later step would
+    train on NaN while the summary looked normal. `key` is the stage's `trainer` block; the learning rate is
+    the one logged at that step, else the configured one."""
+    what = divergence(logs, step)
+    if what is None:
+        return
+    lr = logs.get("learning_rate", learning_rate)
+    raise ConfigError(key, f"training diverged: {what} (learning_rate {lr:.4g}, max_grad_norm {max_grad_norm}); "
+                      "lower learning_rate, or keep max_grad_norm > 0 to clip gradients; the stage's model was not "
+                      "saved")
+
+
 def stage_history(records: list[dict], stage: str) -> dict[str, list[tuple[int, float]]]:
     """(step, value) series of one stage from metrics.jsonl records: train `reward` (TRL; `objective/scores`
     for PPO and online DPO), eval `accuracy`, the clipped fraction of train and eval completions (online
@@ -30,6 +67,11 @@ def stage_history(records: list[dict], stage: str) -> dict[str, list[tuple[int, 
     >>> stage_history([{"stage": "g", "step": 1, "split": "train", "reward": 0.2},
     ...                {"stage": "g", "step": 1, "split": "eval", "accuracy": 0.5}], "g")["accuracy"]
     [(1, 0.5)]
+
+    `non_finite` lists (step, key) of the FINITE_KEYS logged as NaN or infinite (null in metrics.jsonl).
+
+    >>> stage_history([{"stage": "g", "step": 4, "split": "train", "kl": None}], "g")["non_finite"]
+    [(4, 'kl')]
     """
     out = {}
     for name, sources in SOURCES.items():
@@ -41,6 +83,9 @@ def stage_history(records: list[dict], stage: str) -> dict[str, list[tuple[int, 
                 break
         else:
             out[name] = []
+    # metrics.jsonl writes NaN and infinities as null (tracking.clean): a key present with null was non-finite
+    out["non_finite"] = [(r["step"], k) for r in records if r.get("stage") == stage and r.get("split") == "train"
+                         for k in FINITE_KEYS if k in r and r[k] is None]  # fmt: skip
     return out
 
 
@@ -74,8 +119,20 @@ def find_alarms(history: dict[str, list[tuple[int, float]]], spec) -> list[dict]
     []
     >>> [a["alarm"] for a in find_alarms({**falling, "accuracy": [(0, 0.67), (3, 0.6)]}, AlarmSpec())]
     ['entropy_collapse']
+    >>> print(find_alarms({"non_finite": [(20, "kl"), (30, "kl")]}, AlarmSpec())[0]["message"])
+    kl logged as NaN or infinite 2 times, first at step 20 (kl): the stage's numbers after that step are not to be \
+trusted
     """
     alarms = []
+    bad = history.get("non_finite", [])
+    if bad:
+        names = sorted({k for _, k in bad})
+        alarms.append({
+            "alarm": "non_finite",
+            "message": f"{', '.join(names)} logged as NaN or infinite {len(bad)} times, first at step {bad[0][0]} "
+                       f"({bad[0][1]}): the stage's numbers after that step are not to be trusted",
+            "step": bad[0][0], "metrics": names, "count": len(bad),
+        })  # fmt: skip
     reward, accuracy = history.get("reward", []), history.get("accuracy", [])
     if len(reward) >= 2 and len(accuracy) >= 2:
         r0, r1 = ends([v for _, v in reward])
@@ -119,16 +176,23 @@ def find_alarms(history: dict[str, list[tuple[int, float]]], spec) -> list[dict]
 
 
 def review(ctx) -> dict:
-    """What the pipeline adds to a finished stage's summary: `check` (its pre-run check, when it ran) and, for
-    RL stages, `alarms` (each also printed as `[stage] WARNING: ...`)."""
-    from rlft.stages import RL_ALGORITHMS
+    """What the pipeline adds to a finished stage's summary: `check` (its pre-run check, when it ran) and
+    `alarms` (each also printed as `[stage] WARNING: ...`): every alarm for RL stages, `non_finite` for the
+    other training stages (their summary has `alarms` only when one fired)."""
+    from rlft.stages import ALGORITHMS, RL_ALGORITHMS
 
     out = {}
     check = ctx.run_dir / ctx.name / "check.json"
     if check.is_file():
         out["check"] = read_json(check, "the stage's pre-run check report")
+    if not ALGORITHMS[ctx.stage.algorithm].trains:
+        return out
+    history = stage_history(ctx.metrics.read(), ctx.name)
     if ctx.stage.algorithm in RL_ALGORITHMS and ctx.stage.alarms.enabled:
-        out["alarms"] = find_alarms(stage_history(ctx.metrics.read(), ctx.name), ctx.stage.alarms)
-        for alarm in out["alarms"]:
-            ctx.echo(f"[{ctx.name}] WARNING: {alarm['message']}")
+        out["alarms"] = find_alarms(history, ctx.stage.alarms)
+    else:
+        found = find_alarms({"non_finite": history["non_finite"]}, ctx.stage.alarms)
+        out.update({"alarms": found} if found else {})
+    for alarm in out.get("alarms", []):
+        ctx.echo(f"[{ctx.name}] WARNING: {alarm['message']}")
     return out

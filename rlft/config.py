@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from rlft import paths, userpaths, yamltext
-from rlft.schema import ConfigError, build, join, positive, suggest
+from rlft import paths, threads, userpaths, yamltext
+from rlft.schema import ConfigError, build, check_seed, join, positive, suggest
 
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 RUN_NAME = re.compile(r"^(?!.*\.\.)\w[\w .-]{0,99}$")  # one path component under output_dir
@@ -106,6 +106,7 @@ class DataSpec:
         if self.eval_path is not None and self.path is None:
             raise ConfigError(join(key, "eval_path"), "needs path (a task makes its own held-out split)")
         positive(self.train_size, join(key, "train_size"))
+        check_seed(self.seed, join(key, "seed"))
         positive(self.eval_size, join(key, "eval_size"), allow_zero=True)
         for name in ("path", "eval_path"):
             value = getattr(self, name)
@@ -252,6 +253,8 @@ class Recipe:
         if not self.stages:
             raise ConfigError("stages", "a recipe needs at least one stage")
         positive(self.num_threads, "num_threads")
+        threads.check_threads(self.num_threads, "num_threads")
+        check_seed(self.seed, "seed")
         if self.name is not None and not RUN_NAME.match(self.name):
             raise ConfigError("name", f"{self.name!r} cannot name a run folder: use up to 100 letters, digits, spaces, "
                               "'.', '_' and '-', starting with a letter, digit or '_' (no '/', no '..')")
@@ -386,7 +389,7 @@ def check_recipe(recipe: Recipe) -> None:
             raise ConfigError(
                 join(key, "model.from_stage"), f"'{stage.model.from_stage}' names no earlier stage ({where})"
             )
-        algo.check(stage, key)
+        algo.check(stage, key, recipe)
         if stage.eval.kl and not algo.trains and seen.get(str(stage.model.from_stage), "eval") == "eval":
             raise ConfigError(join(key, "eval.kl"), "in an eval stage needs model.from_stage naming a training stage "
                               "(KL is measured to the model that stage started from)")

@@ -63,12 +63,12 @@ def build_char_tokenizer():
     return tok
 
 
-def build_tiny_model(spec: TinyModel, out_dir: str | Path, seed: int) -> Path:
-    """Build a randomly initialised Llama and its tokenizer, save both to `out_dir`, return the folder."""
-    from transformers import LlamaConfig, LlamaForCausalLM, set_seed
+def tiny_config(spec: TinyModel, tok=None):
+    """The LlamaConfig of a tiny model spec (with the character tokenizer's vocabulary and special tokens)."""
+    from transformers import LlamaConfig
 
-    tok = build_char_tokenizer()
-    config = LlamaConfig(
+    tok = tok or build_char_tokenizer()
+    return LlamaConfig(
         vocab_size=len(tok),
         hidden_size=spec.hidden_size,
         intermediate_size=spec.intermediate_size or 4 * spec.hidden_size,
@@ -81,6 +81,14 @@ def build_tiny_model(spec: TinyModel, out_dir: str | Path, seed: int) -> Path:
         eos_token_id=tok.eos_token_id,
         bos_token_id=None,
     )
+
+
+def build_tiny_model(spec: TinyModel, out_dir: str | Path, seed: int) -> Path:
+    """Build a randomly initialised Llama and its tokenizer, save both to `out_dir`, return the folder."""
+    from transformers import LlamaForCausalLM, set_seed
+
+    tok = build_char_tokenizer()
+    config = tiny_config(spec, tok)
     set_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tok.pad_token_id

@@ -97,7 +97,8 @@ def describe(tp: Any) -> str:
 def convert(value: Any, tp: Any, key: str) -> Any:
     """Check and convert one value against a type annotation (int, float, str, bool, Literal, list, dict,
     unions with None, nested dataclasses)."""
-    if tp is Any:
+    if tp is Any:  # free-form blocks (trainer:, lora:, kwargs:) hold numbers too
+        check_finite(value, key)
         return value
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -150,12 +151,46 @@ def convert(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(key, f"expected a number, got {value!r}{hint}")
         if value != value:
             raise ConfigError(key, "expected a number, got NaN")
+        check_finite(value, key)
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(key, f"expected a string, got {value!r}")
         return value
     raise TypeError(f"unsupported annotation {tp!r} at {key}")
+
+
+def check_finite(value: Any, key: str) -> None:
+    """Refuse NaN and infinities anywhere in `value` (nested lists and mappings too): YAML reads `.inf` and
+    `.nan` as numbers, and a learning rate or temperature of inf runs on to NaN losses or noise.
+
+    >>> check_finite({"lr": 0.1, "betas": [0.9, 0.99]}, "trainer")
+    >>> check_finite({"betas": [0.9, float("inf")]}, "trainer")
+    Traceback (most recent call last):
+    rlft.schema.ConfigError: trainer.betas[1]: must be a finite number, got inf
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {'NaN' if value != value else value}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, join(key, k))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            check_finite(v, join(key, i))
+
+
+SEED_MAX = 2**32 - 1  # numpy's seeds are 32-bit; torch and TRL's samplers refuse negative ones
+
+
+def check_seed(value: int | None, key: str) -> None:
+    """Refuse a seed that NumPy or torch refuses once the run starts: negative or above 2**32 - 1.
+
+    >>> check_seed(2**32, "seed")
+    Traceback (most recent call last):
+    rlft.schema.ConfigError: seed: must be in [0, 4294967295] (a 32-bit seed), got 4294967296
+    """
+    if type(value) is int and not 0 <= value <= SEED_MAX:
+        raise ConfigError(key, f"must be in [0, {SEED_MAX}] (a 32-bit seed), got {value}")
 
 
 def build(cls: type, raw: Any, key: str = ""):

@@ -26,7 +26,7 @@ import yaml
 
 from rlft.config import Recipe, load_recipe, parse_override, to_dict
 from rlft.runfiles import SUMMARY_KEYS, SWEEP_KEYS, read_json, read_yaml
-from rlft.schema import ConfigError
+from rlft.schema import SEED_MAX, ConfigError
 from rlft.tracking import new_dir, write_json
 
 if TYPE_CHECKING:  # the pipeline imports torch; `rlft compare` on finished runs does not need it
@@ -48,6 +48,9 @@ def parse_seeds(text: str) -> list[int]:
     >>> parse_seeds("0-100000")
     Traceback (most recent call last):
     rlft.schema.ConfigError: --seeds: '0-100000' names 100001 seeds; a sweep runs at most 1000
+    >>> parse_seeds("4294967296")
+    Traceback (most recent call last):
+    rlft.schema.ConfigError: --seeds: '4294967296' goes past 4294967295: seeds are 32-bit, in [0, 4294967295]
     """
     seeds: list[int] = []
     seen: set[int] = set()
@@ -58,6 +61,8 @@ def parse_seeds(text: str) -> list[int]:
         low, high = int(m[1]), int(m[2] if m[2] is not None else m[1])
         if high < low:
             raise ConfigError("--seeds", f"'{part}' counts down; write the range as {high}-{low}")
+        if high > SEED_MAX:
+            raise ConfigError("--seeds", f"'{part}' goes past {SEED_MAX}: seeds are 32-bit, in [0, {SEED_MAX}]")
         if len(seeds) + high - low + 1 > MAX_SEEDS:  # checked before the range is made: 0-10**12 is refused at once
             count = len(seeds) + high - low + 1
             raise ConfigError("--seeds", f"'{text}' names {count} seeds; a sweep runs at most {MAX_SEEDS}")

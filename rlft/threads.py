@@ -63,6 +63,28 @@ def usable_cores() -> int:
     return min(cores, quota) if quota else cores
 
 
+MAX_OVERSUBSCRIPTION = 4  # num_threads above this many times the usable cores is refused, not just warned of
+
+
+def check_threads(threads: int | None, key: str, cores: int | None = None) -> None:
+    """Refuse a thread count far above the cores (`num_threads: 10000` runs many times slower, never faster);
+    between the cores and MAX_OVERSUBSCRIPTION times them, each stage warns instead (`live_run`).
+
+    >>> check_threads(8, "num_threads", cores=2)
+    >>> check_threads(10000, "num_threads", cores=2)
+    Traceback (most recent call last):
+    rlft.schema.ConfigError: num_threads: 10000 threads on 2 usable cores would run many times slower; allowed: \
+1 to 8 (4 x the cores; more threads than cores never speed a run up)
+    """
+    from rlft.schema import ConfigError
+
+    cores = cores or usable_cores()
+    if threads is not None and threads > MAX_OVERSUBSCRIPTION * cores:
+        raise ConfigError(key, f"{threads} threads on {cores} usable cores would run many times slower; allowed: 1 to "
+                          f"{MAX_OVERSUBSCRIPTION * cores} ({MAX_OVERSUBSCRIPTION} x the cores; more threads than "
+                          "cores never speed a run up)")
+
+
 def default_threads() -> int:
     """Threads for a run that sets no `num_threads`: `OMP_NUM_THREADS` when set (torchrun sets 1), else the usable
     cores shared by the processes of this machine in a launch (`LOCAL_WORLD_SIZE`). Fixed by the machine and the
@@ -132,6 +154,9 @@ def oversubscribed(threads: int, cores: int, others: list[dict], policy: str = W
 
     >>> oversubscribed(1, 2, [{"pid": 7, "threads": 1, "label": "a"}]) is None
     True
+    >>> print(oversubscribed(6, 2, []))
+    num_threads 6 is more than the 2 usable cores: the run is slower than with num_threads=2; results depend on \
+the thread count, so keep it fixed when comparing runs.
     >>> print(oversubscribed(2, 2, [{"pid": 7, "threads": 2, "label": "quickstart"}]))
     2 rlft runs on this machine use 4 threads on 2 cores (this one 2; pid 7 'quickstart' 2): each runs slower. \
 For full speed give each run num_threads so that they add up to 2 (e.g. num_threads=1); results depend on the \
@@ -140,6 +165,9 @@ thread count, so keep it fixed when comparing runs.
     total = threads + sum(int(o.get("threads", 1)) for o in others)
     if total <= cores:
         return None
+    if not others:
+        return (f"num_threads {threads} is more than the {cores} usable cores: the run is slower than with "
+                f"num_threads={cores}; results depend on the thread count, so keep it fixed when comparing runs.")
     names = "; ".join(f"pid {o['pid']} '{o.get('label', '?')}' {o.get('threads', '?')}" for o in others)
     share = max(1, cores // (len(others) + 1))
     text = (f"{len(others) + 1} rlft runs on this machine use {total} threads on {cores} cores (this one {threads}; "

@@ -7,10 +7,10 @@ import json
 import math
 
 import pytest
-from conftest import EVAL, GRPO, TINY, smoke_recipe
+from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
 
 import rlft
-from rlft.alarms import find_alarms, review, stage_history
+from rlft.alarms import find_alarms, review, stage_history, stop_if_diverged
 from rlft.config import AlarmSpec
 from rlft.eval_metrics import mean_pass_at_k, pass_at_k
 from rlft.rewards import REWARDS, register
@@ -131,6 +131,37 @@ def test_review_prints_and_returns_the_alarms(tmp_path):
     out = review(StageContext(recipe, "grpo", tmp_path, log, echo=lines.append))
     assert [a["alarm"] for a in out["alarms"]] == ["reward_up_accuracy_down"]
     assert lines == [f"[grpo] WARNING: {out['alarms'][0]['message']}"]
+
+
+def test_non_finite_metrics_raise_an_alarm_in_every_training_stage(tmp_path):
+    """metrics.jsonl writes NaN as null: a key logged as null is the non_finite alarm, for an SFT stage (which
+    has no reward-hacking alarms) as for an RL one; finite histories and eval stages stay quiet."""
+    recipe = rlft.load_recipe(smoke_recipe(sft={**SFT, "model": TINY}, grpo={**GRPO, "model": {"from_stage": "sft"}},
+                                           e={**EVAL, "model": {"from_stage": "grpo"}}))
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    for stage in ("sft", "grpo"):
+        log.log(stage, 10, "train", {"loss": 1.5, "grad_norm": 2.0})
+        log.log(stage, 20, "train", {"loss": 1.4, "grad_norm": float("nan"), "kl": float("inf")})
+    log.log("e", 0, "eval", {"accuracy": 0.5})
+    assert stage_history(log.read(), "sft")["non_finite"] == [(20, "grad_norm"), (20, "kl")]
+    for stage in ("sft", "grpo"):
+        lines = []
+        alarms = review(StageContext(recipe, stage, tmp_path, log, echo=lines.append))["alarms"]
+        assert [a["alarm"] for a in alarms] == ["non_finite"] and alarms[0]["metrics"] == ["grad_norm", "kl"]
+        assert alarms[0]["step"] == 20 and lines == [f"[{stage}] WARNING: {alarms[0]['message']}"]
+    assert "alarms" not in review(StageContext(recipe, "e", tmp_path, log, echo=print))
+    assert find_alarms(stage_history(records(RISING, [0.5, 0.6]), "grpo"), AlarmSpec()) == []
+
+
+def test_a_diverging_loss_stops_training_with_one_error():
+    """The stop is decided on each log: any non-finite loss or gradient norm, with the learning rate in the
+    message; finite logs (and other non-finite metrics, left to the alarm) pass."""
+    stop_if_diverged("stages.s.trainer", {"loss": 0.5, "grad_norm": 1.0, "kl": float("nan")}, 3, 1e-3, 1.0)
+    with pytest.raises(ConfigError) as e:
+        stop_if_diverged("stages.s.trainer", {"loss": float("inf"), "learning_rate": 0.25}, 7, 1e-3, 0.0)
+    assert str(e.value) == ("stages.s.trainer: training diverged: loss is inf at step 7 (learning_rate 0.25, "
+                            "max_grad_norm 0.0); lower learning_rate, or keep max_grad_norm > 0 to clip gradients; "
+                            "the stage's model was not saved")
 
 
 # ---------------------------------------------------------------- evaluation in a run

@@ -24,6 +24,7 @@ class Algorithm:
     needs_rewards: bool = False
     uses_data: bool = True
     data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
+    head: str = "causal"  # the starting model's head: "causal" (a language model) or "reward" (a scalar score)
 
     def load(self):
         return importlib.import_module(self.module)
@@ -32,8 +33,10 @@ class Algorithm:
     def run(self) -> Callable:
         return self.load().run
 
-    def check(self, stage: Stage, key: str) -> None:
-        """Field-level checks that depend on the algorithm (runs the TRL/peft config constructors)."""
+    def check(self, stage: Stage, key: str, recipe) -> None:
+        """Field-level checks that depend on the algorithm (runs the TRL/peft config constructors and builds
+        the trainer's optimizer and the starting model's skeleton, rlft.stages.builds)."""
+        from rlft.stages.builds import check_model
         from rlft.stages.common import check_lora, check_trainer
 
         if self.needs_rewards and not stage.rewards:
@@ -49,11 +52,13 @@ class Algorithm:
             if getattr(stage, name) != default and self.name not in RL_ALGORITHMS:
                 raise ConfigError(join(key, name), f"applies to {', '.join(RL_ALGORITHMS)} stages, not '{self.name}'")
         if not self.trains:
+            check_model(recipe, stage, key, self.trains, self.head)
             return
         if stage.eval.min_accuracy is not None and self.name != "reward_model":
             raise ConfigError(join(key, "eval.min_accuracy"), "applies to reward_model stages only")
         check_trainer(self.load().config_class(), stage, key)
         check_lora(stage, key)
+        check_model(recipe, stage, key, self.trains, self.head)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -81,6 +86,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "rlft.stages.reward_model",
             "Bradley-Terry reward model on preference pairs (TRL RewardTrainer)",
             data="preference",
+            head="reward",
         ),
         Algorithm(
             "kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"

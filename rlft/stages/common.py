@@ -14,13 +14,15 @@ from transformers import TrainerCallback
 from rlft import distributed as dist
 from rlft import precheck
 from rlft import rewards as rewards_lib
+from rlft.alarms import divergence, stop_if_diverged
 from rlft.config import Recipe, Stage
 from rlft.data import conversational, load_splits, verifier_spec
 from rlft.evaluate import evaluate, reward_means
 from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config, path_ref
 from rlft.recovery import CheckpointCallback, check_checkpointing
-from rlft.schema import ConfigError, check_keys, convert, join
+from rlft.schema import ConfigError, check_keys, check_seed, convert, join
 from rlft.stages import early_stop
+from rlft.stages.builds import check_built
 from rlft.stages.eval_extras import StageEval
 from rlft.stages.limits import LORA_LIMITS, TRAINER_LIMITS, check_groups, check_limits
 from rlft.tracking import TIMING_KEYS, MetricsLog
@@ -164,6 +166,8 @@ def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
     allowed = {f.name for f in dataclasses.fields(config_cls) if f.init}
     check_keys(stage.trainer, allowed, join(key, "trainer"), config_cls.__name__)
     check_value_types(config_cls, stage.trainer, join(key, "trainer"))
+    for name in ("seed", "data_seed"):
+        check_seed(stage.trainer.get(name), join(join(key, "trainer"), name))
     check_limits(stage.trainer, TRAINER_LIMITS, allowed, join(key, "trainer"))
     check_groups(config_cls, stage.trainer, join(key, "trainer"))
     check_checkpointing(config_cls, stage, key)
@@ -171,17 +175,20 @@ def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
         if managed in stage.trainer:
             raise ConfigError(join(join(key, "trainer"), managed), "is set by rlft (the stage's folder in the run)")
     try:
-        make_trainer_config(config_cls, stage, Path("/tmp/rlft-validate"), seed=0)
+        args = make_trainer_config(config_cls, stage, Path("/tmp/rlft-validate"), seed=0)
     except (ValueError, TypeError, ArithmeticError) as e:  # GRPOConfig divides by some of these values
         raise ConfigError(join(key, "trainer"), f"{config_cls.__name__} refuses these settings: {e}") from None
+    check_built(args, join(key, "trainer"))  # the optimizer, trackers and evaluation schedule it implies
 
 
 SIMPLE_TYPES = (int, float, bool, str, type(None))
 
 
-def check_value_types(cls: type, values: dict, key: str) -> None:
-    """Type-check values whose dataclass annotation is made of int/float/bool/str/None/Literal (dataclasses
-    do not check types themselves: `max_steps: "ten"` would otherwise fail deep inside training)."""
+def check_value_types(cls: type, values: dict, key: str, lists: bool = False) -> None:
+    """Type-check values whose dataclass annotation is made of int/float/bool/str/None/Literal, and with
+    `lists` lists of those (dataclasses do not check types themselves: `max_steps: "ten"` or `target_modules: 5`
+    would otherwise fail deep inside training). TRL's configs take a scalar for some fields typed as lists
+    (online DPO's `beta`), so lists are checked for peft's LoraConfig only."""
     import types
     import typing
 
@@ -189,10 +196,15 @@ def check_value_types(cls: type, values: dict, key: str) -> None:
         hints = typing.get_type_hints(cls)
     except Exception:  # unresolvable forward references: skip the type check, keep the key check
         return
+
+    def simple(tp) -> bool:
+        return tp in SIMPLE_TYPES or typing.get_origin(tp) is typing.Literal
+
     for name, value in values.items():
         tp = hints.get(name)
         members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-        if tp is not None and all(m in SIMPLE_TYPES or typing.get_origin(m) is typing.Literal for m in members):
+        if tp is not None and all(simple(m) or (lists and typing.get_origin(m) is list
+                                                and all(map(simple, typing.get_args(m)))) for m in members):
             convert(value, tp, join(key, name))
 
 
@@ -203,7 +215,7 @@ def check_lora(stage: Stage, key: str) -> None:
 
     allowed = {f.name for f in dataclasses.fields(LoraConfig) if f.init}
     check_keys(stage.lora, allowed, join(key, "lora"), "LoraConfig")
-    check_value_types(LoraConfig, stage.lora, join(key, "lora"))
+    check_value_types(LoraConfig, stage.lora, join(key, "lora"), lists=True)
     check_limits(stage.lora, LORA_LIMITS, allowed, join(key, "lora"))
     try:
         lora_config(stage.lora)
@@ -231,7 +243,8 @@ def make_trainer_config(config_cls: type, stage: Stage, out_dir: Path, seed: int
 
 
 class MetricsCallback(TrainerCallback):
-    """Writes every trainer log to metrics.jsonl (split "train") and prints a one-line progress report."""
+    """Writes every trainer log to metrics.jsonl (split "train") and prints a one-line progress report; a loss
+    or gradient norm that is no longer finite stops the run (rlft.alarms.stop_if_diverged)."""
 
     SHOWN = ("loss", "reward", "rewards/", "grad_norm", "learning_rate")
 
@@ -239,6 +252,11 @@ class MetricsCallback(TrainerCallback):
         self.ctx, self.last, self.timing = ctx, {}, {}
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs:  # every process sees the same (reduced) loss: all stop together
+            if state.is_world_process_zero and divergence(logs, state.global_step):
+                self.ctx.metrics.log(self.ctx.name, state.global_step, "train", logs)  # null in metrics.jsonl
+            stop_if_diverged(join(self.ctx.key, "trainer"), logs, state.global_step, args.learning_rate,
+                             args.max_grad_norm)
         if not state.is_world_process_zero or not logs:
             return
         self.timing.update({k: v for k, v in logs.items() if any(t in k for t in TIMING_KEYS)})

@@ -9,6 +9,7 @@ import time
 import torch
 
 from rlft import precheck, recovery
+from rlft.alarms import stop_if_diverged
 from rlft.models import save_stage_model
 from rlft.ppo import Models, PPOConfig, train
 from rlft.stages.common import EvalCallback, StageContext, make_trainer_config, starting_model
@@ -37,6 +38,7 @@ def run(ctx: StageContext):
 
     def log(step, metrics):
         last.update(ctx.metrics.log(ctx.name, step, "train", metrics))
+        stop_if_diverged(f"{ctx.key}.trainer", metrics, step, cfg.learning_rate, cfg.max_grad_norm)
         shown = " ".join(f"{k}={metrics[k]:.4g}" for k in ("objective/scores", "objective/kl", "loss/value_avg"))
         ctx.echo(f"  [{ctx.name}] step {step}/{cfg.max_steps} {shown}")
 
