@@ -94,7 +94,9 @@ def test_builtin_accepts_trl_kwargs_outside_a_trainer(name):
     assert len(out) == 1 and (out[0] is None or math.isfinite(out[0]))
 
 
-def test_yaml_recipe_with_nested_reward_specs():
+def test_yaml_recipe_with_nested_reward_specs(tmp_path):
+    import json
+
     from rlft.config import load_recipe
 
     text = """
@@ -105,7 +107,10 @@ def test_yaml_recipe_with_nested_reward_specs():
                             low: -0.5}}
     """
     grpo = {"algorithm": "grpo", "model": TINY, "rewards": yaml.safe_load(text), "trainer": {"max_steps": 1}}
-    recipe = load_recipe(smoke_recipe(grpo=grpo))
+    data = tmp_path / "rows.jsonl"  # route reads each row's `verifier` column: the data must have it
+    data.write_text("".join(json.dumps({"prompt": f"{i}+1=", "answer": str(i + 1), "verifier": "math"}) + "\n"
+                            for i in range(8)))
+    recipe = load_recipe({**smoke_recipe(grpo=grpo), "data": {"path": str(data)}})
     fns = [resolve(r.name, r.kwargs) for r in recipe.stages["grpo"].rewards]
     assert [f.__name__ for f in fns] == ["gate_numeric_match", "weighted_sum", "route_verifier", "clip_soft_overlong"]
     assert fns[0]([GOOD, "4"], answer=["4", "4"]) == [1.0, -1.0]
