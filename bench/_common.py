@@ -147,3 +147,19 @@ def run_child(recipe: dict, stage: str, threads: int, timeout: float | None, mem
     if done.returncode < 0:
         return {"error": f"killed by signal {-done.returncode} (out of memory?)"}
     return {"error": "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1][:200]}
+
+
+QUICKSTART_SHORT = ["stages.sft.trainer.max_steps=150", "stages.grpo.trainer.max_steps=40"]
+
+
+def quickstart_options(parser) -> None:
+    """The options of a bench that runs the quickstart: whole or shortened, other overrides, where to write."""
+    parser.add_argument("--full", action="store_true", help="the whole quickstart instead of the shortened one")
+    parser.add_argument("--overrides", nargs="*", help=f"recipe overrides (default: {' '.join(QUICKSTART_SHORT)})")
+    parser.add_argument("--write", type=Path, help="append the result to this file")
+
+
+def quickstart_overrides(args) -> list[str]:
+    """The overrides `quickstart_options` chose: none for --full, else --overrides, else the shortened run."""
+    return [] if args.full else QUICKSTART_SHORT if args.overrides is None else args.overrides
+

@@ -25,10 +25,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import command_line, emit, environment, loadavg  # noqa: E402
-
-SHORT = ["stages.sft.trainer.max_steps=150", "stages.grpo.trainer.max_steps=40"]
-
+from _common import (  # noqa: E402
+    command_line,
+    emit,
+    environment,
+    loadavg,
+    quickstart_options,
+    quickstart_overrides,
+)
 
 TORCH_FIRST = "import torch, sys; from rlft.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -71,12 +75,10 @@ def result(run_dir: Path) -> tuple[bytes, float, int, str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="the whole quickstart instead of the shortened one")
     p.add_argument("--spinning", action="store_true", help="also the pair with OpenMP's own wait policy (slow)")
-    p.add_argument("--overrides", nargs="*", help=f"recipe overrides (default: {' '.join(SHORT)})")
-    p.add_argument("--write", type=Path, help="append the result to this file")
+    quickstart_options(p)
     args = p.parse_args()
-    overrides = [] if args.full else SHORT if args.overrides is None else args.overrides
+    overrides = quickstart_overrides(args)
     load = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
