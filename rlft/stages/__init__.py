@@ -24,6 +24,7 @@ class Algorithm:
     needs_rewards: bool = False
     uses_data: bool = True
     data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
+    environments: bool = False  # runs a multi-turn environment (`env:`) through tool calls
 
     def load(self):
         return importlib.import_module(self.module)
@@ -36,7 +37,10 @@ class Algorithm:
         """Field-level checks that depend on the algorithm (runs the TRL/peft config constructors)."""
         from rlft.stages.common import check_lora, check_trainer
 
-        if self.needs_rewards and not stage.rewards:
+        if stage.env is not None and not self.environments:
+            takes = ", ".join(a.name for a in ALGORITHMS.values() if a.environments)
+            raise ConfigError(join(key, "env"), f"applies to {takes} stages, not '{self.name}'")
+        if self.needs_rewards and not stage.rewards and stage.env is None:  # an environment may pay the reward
             raise ConfigError(join(key, "rewards"), f"algorithm '{self.name}' needs at least one reward")
         if not self.trains:
             for name in ("lora", "trainer"):
@@ -54,6 +58,11 @@ class Algorithm:
             raise ConfigError(join(key, "eval.min_accuracy"), "applies to reward_model stages only")
         check_trainer(self.load().config_class(), stage, key)
         check_lora(stage, key)
+        if stage.env is not None:
+            from rlft.stages import environment
+
+            config_cls = self.load().config_class()
+            environment.check(stage, key, config_cls.__dataclass_fields__["max_completion_length"].default)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -62,7 +71,13 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "sft", "rlft.stages.sft", "supervised fine-tuning on prompt-completion data (TRL SFTTrainer)", data="sft"
         ),
-        Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
+        Algorithm(
+            "grpo",
+            "rlft.stages.grpo",
+            "GRPO with reward functions and multi-turn environments (TRL GRPOTrainer)",
+            needs_rewards=True,
+            environments=True,
+        ),
         Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
         Algorithm(
             "ppo", "rlft.stages.ppo", "PPO with reward functions or a reward model (rlft's own)", needs_rewards=True
