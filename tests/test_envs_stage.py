@@ -95,3 +95,50 @@ def test_grpo_stage_plays_guess_number_end_to_end(tmp_path):
     assert [m["step"] for m in train] == [1, 2]
     assert all(0.0 <= m["rewards/GuessNumber/mean"] <= 1.0 and "tools/call_frequency" in m for m in train)
     assert (result.path / "play" / "model" / "config.json").is_file()
+    held = [m for m in lines if m["stage"] == "play" and m["split"] == "eval"]
+    assert len(held) == 1 and held[0]["step"] == 2 and held[0]["env/episodes"] == 4
+    assert 0.0 <= held[0]["env/success"] <= 1.0 and held[0]["env/optimal_return"] > 0
+    assert result.summary["stages"]["play"]["episodes"]["env/episodes"] == 4
+
+
+class BinarySearcher:
+    """A stand-in model that reads the transcript and answers with binary search's next `guess` tool call."""
+
+    device = "cpu"
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def generate(self, input_ids, attention_mask, max_new_tokens, **kwargs):
+        import re
+
+        import torch
+
+        replies = []
+        for ids in input_ids.tolist():
+            text = self.tokenizer.decode(ids, skip_special_tokens=False)
+            low, high = 1, int(re.search(r"between 1 and (\d+)", text)[1])
+            guesses = [int(n) for n in re.findall(r'"n": (\d+)', text)]
+            answers = re.findall(r"<tool_response>\n(\w+)", text)
+            for n, answer in zip(guesses, answers, strict=True):
+                low, high = (n + 1, high) if answer == "higher" else (low, n - 1)
+            n = (low + high) // 2
+            call = f'<tool_call>\n{{"name": "guess", "arguments": {{"n": {n}}}}}\n</tool_call><|im_end|>'
+            replies.append(self.tokenizer(call, add_special_tokens=False)["input_ids"][:max_new_tokens])
+        width = max(map(len, replies))
+        padded = [r + [self.tokenizer.pad_token_id] * (width - len(r)) for r in replies]
+        return torch.cat([input_ids, torch.tensor(padded)], dim=1)
+
+
+def test_held_out_play_scores_a_scripted_player_at_the_optimum():
+    from rlft.envs.play import play
+    from rlft.models import build_char_tokenizer
+
+    tok = build_char_tokenizer("tool_calling")
+    stage = load_recipe(recipe({"name": "guess_number", "kwargs": {"high": 20}, "max_turns": 6})).stages["play"]
+    rows = environment.splits(stage, seed=0)[1].to_list()[:12]
+    metrics = play(BinarySearcher(tok), tok, environment.spec(stage), rows, batch_size=5)
+    optimal = environment.spec(stage).cls.optimal_policy
+    assert metrics["env/episodes"] == 12 and metrics["env/success"] == 1.0 and metrics["env/tool_call_rate"] == 1.0
+    assert metrics["env/return_ratio"] == pytest.approx(1.0) and metrics["env/invalid_actions"] == 0
+    assert metrics["env/turns"] == pytest.approx(sum(len(optimal(r)) for r in rows) / 12)

@@ -82,3 +82,20 @@ def trainer_defaults(stage: Stage, config_cls: type) -> dict:
 
     fields = {f.name for f in dataclasses.fields(config_cls)}
     return {"max_tool_calling_iterations": stage.env.max_turns} if "max_tool_calling_iterations" in fields else {}
+
+
+def evaluate(ctx, ref, held_out, step: int) -> dict:
+    """Play the held-out episodes greedily with the stage's trained model (rlft.envs.play); log them as split
+    "eval" and return the metrics."""
+    from rlft import distributed as dist
+    from rlft.envs.play import play
+    from rlft.models import load_model, load_tokenizer
+
+    if not dist.is_main():
+        return {}
+    model = load_model(ref, ctx.stage.model).eval()
+    metrics = play(model, load_tokenizer(ref.tokenizer or ref.base), spec(ctx.stage), held_out.to_list())
+    ctx.metrics.log(ctx.name, step, "eval", metrics)
+    shown = " ".join(f"{k.removeprefix('env/')}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+    ctx.echo(f"  [{ctx.name}] step {step} held-out episodes: {shown}")
+    return metrics

@@ -30,7 +30,7 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
     if ctx.stage.env is not None:  # TRL runs the episodes and adds get_reward() as one more reward, weight 1
         defaults.update(environment.trainer_defaults(ctx.stage, config_cls))
         extra["environment_factory"] = environment.spec(ctx.stage).factory()
-    return run_trainer(
+    out, summary = run_trainer(
         ctx,
         trainer_cls or GRPOTrainer,
         config_cls,
@@ -41,3 +41,6 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
         reward_funcs=[fn for fn, _ in rewards],
         **extra,
     )
+    if ctx.stage.env is not None and held_out is not None:
+        summary["episodes"] = environment.evaluate(ctx, out, held_out, summary["train"]["global_step"])
+    return out, summary
