@@ -142,3 +142,14 @@ def test_held_out_play_scores_a_scripted_player_at_the_optimum():
     assert metrics["env/episodes"] == 12 and metrics["env/success"] == 1.0 and metrics["env/tool_call_rate"] == 1.0
     assert metrics["env/return_ratio"] == pytest.approx(1.0) and metrics["env/invalid_actions"] == 0
     assert metrics["env/turns"] == pytest.approx(sum(len(optimal(r)) for r in rows) / 12)
+
+
+def test_the_documented_stage_block_loads():
+    from pathlib import Path
+
+    import yaml
+
+    page = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
+    block = next(b for b in page.split("```yaml\n")[1:] if b.startswith("stages:")).split("```")[0]
+    stage = load_recipe(yaml.safe_load(block)).stages["play"]
+    assert (stage.env.name, stage.env.max_turns, stage.model.tiny.chat_template) == ("guess_number", 5, "tool_calling")
