@@ -50,14 +50,30 @@ def test_env_block_refusals(env, stage, key, words):
     assert e.value.key == key and words in str(e.value)
 
 
+EVAL = {"algorithm": "eval", "model": {"from_stage": "play"}}
+
+
+@pytest.mark.parametrize("change, key, words", [
+    ({"env": {"name": "guess_number", "eval_size": 0}}, "stages.after.env.eval_size", "must be > 0"),
+    ({"rewards": ["numeric_match"]}, "stages.after.rewards", "get_reward()"),
+    ({"eval": {"max_new_tokens": 64}}, "stages.after.eval.max_new_tokens", "only eval.size"),
+])
+def test_eval_stage_env_refusals(change, key, words):
+    raw = recipe()
+    raw["stages"]["after"] = {**EVAL, "env": "guess_number", **change}
+    with pytest.raises(ConfigError) as e:
+        load_recipe(raw)
+    assert e.value.key == key and words in str(e.value)
+
+
 def test_env_is_refused_by_algorithms_without_the_capability():
     raw = recipe({"name": "guess_number"})
     raw["stages"]["play"].update(algorithm="rloo", rewards=["numeric_match"])
     with pytest.raises(ConfigError) as e:
         load_recipe(raw)
     takes = [a.name for a in ALGORITHMS.values() if a.environments]
-    assert takes == ["grpo"]
-    assert e.value.key == "stages.play.env" and "applies to grpo stages, not 'rloo'" in str(e.value)
+    assert takes == ["grpo", "eval"]
+    assert e.value.key == "stages.play.env" and "applies to grpo, eval stages, not 'rloo'" in str(e.value)
 
 
 def test_env_file_path_is_resolved_beside_the_recipe(tmp_path):
@@ -89,7 +105,10 @@ def test_trainer_defaults_follow_the_turn_budget():
 
 
 def test_grpo_stage_plays_guess_number_end_to_end(tmp_path):
-    result = rlft.run(recipe(), run_dir=tmp_path / "run", echo=lambda s: None)
+    raw = recipe()
+    raw["stages"]["after"] = {**EVAL, "env": {"name": "guess_number", "kwargs": {"high": 20}, "max_turns": 3,
+                                              "eval_size": 4}, "eval": {"size": 3}}
+    result = rlft.run(raw, run_dir=tmp_path / "run", echo=lambda s: None)
     lines = [json.loads(line) for line in (result.path / "metrics.jsonl").read_text().splitlines()]
     train = [m for m in lines if m["stage"] == "play" and m["split"] == "train" and "rewards/GuessNumber/mean" in m]
     assert [m["step"] for m in train] == [1, 2]
@@ -99,6 +118,10 @@ def test_grpo_stage_plays_guess_number_end_to_end(tmp_path):
     assert len(held) == 1 and held[0]["step"] == 2 and held[0]["env/episodes"] == 4
     assert 0.0 <= held[0]["env/success"] <= 1.0 and held[0]["env/optimal_return"] > 0
     assert result.summary["stages"]["play"]["episodes"]["env/episodes"] == 4
+    after = [m for m in lines if m["stage"] == "after"]
+    assert len(after) == 1 and after[0]["split"] == "eval" and after[0]["env/episodes"] == 3
+    assert result.summary["stages"]["after"]["episodes"] == {k: v for k, v in after[0].items()
+                                                             if k.startswith("env/")}
 
 
 class BinarySearcher:

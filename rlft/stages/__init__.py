@@ -52,17 +52,18 @@ class Algorithm:
         for name, default in (("alarms", AlarmSpec()), ("check", CheckSpec())):
             if getattr(stage, name) != default and self.name not in RL_ALGORITHMS:
                 raise ConfigError(join(key, name), f"applies to {', '.join(RL_ALGORITHMS)} stages, not '{self.name}'")
+        if stage.env is not None:
+            from rlft.stages import environment
+
+            fields = self.load().config_class().__dataclass_fields__ if self.trains else {}
+            length = fields["max_completion_length"].default if "max_completion_length" in fields else None
+            environment.check(stage, key, length, self.trains)
         if not self.trains:
             return
         if stage.eval.min_accuracy is not None and self.name != "reward_model":
             raise ConfigError(join(key, "eval.min_accuracy"), "applies to reward_model stages only")
         check_trainer(self.load().config_class(), stage, key)
         check_lora(stage, key)
-        if stage.env is not None:
-            from rlft.stages import environment
-
-            config_cls = self.load().config_class()
-            environment.check(stage, key, config_cls.__dataclass_fields__["max_completion_length"].default)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -100,6 +101,12 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"
         ),
-        Algorithm("eval", "rlft.stages.eval", "greedy held-out evaluation: accuracy, rewards, lengths", trains=False),
+        Algorithm(
+            "eval",
+            "rlft.stages.eval",
+            "greedy held-out evaluation: accuracy, rewards, lengths; with env:, held-out episodes",
+            trains=False,
+            environments=True,
+        ),
     ]
 }

@@ -6,6 +6,8 @@ rollout from the row, runs the model's tool calls and adds `get_reward()` as `re
 
 from __future__ import annotations
 
+import dataclasses
+
 from rlft.config import Stage
 from rlft.envs import EnvSpec, resolve_env, summary
 from rlft.schema import ConfigError, join
@@ -20,10 +22,11 @@ def spec(stage: Stage) -> EnvSpec:
     return resolve_env(stage.env.name, stage.env.kwargs, stage.env.max_turns)
 
 
-def check(stage: Stage, key: str, trainer_default: int | None) -> None:
+def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = True) -> None:
     """Refuse an `env:` block that cannot run: an unknown class or kwargs, rows that fail to generate, no
     reward at all, a completion budget too small for tool results, or options that assume single-turn
-    completions. `trainer_default`: the TRL config's own `max_completion_length`."""
+    completions. `trainer_default`: the TRL config's own `max_completion_length`; `trains`: a training stage
+    (else an evaluation, which plays the held-out episodes only)."""
     at = join(key, "env")
     try:
         resolved = spec(stage)
@@ -33,7 +36,9 @@ def check(stage: Stage, key: str, trainer_default: int | None) -> None:
     if generated is None:
         raise ConfigError(at, f"environment '{stage.env.name}' has no rows(n, seed, **kwargs) generator: give the "
                           "stage data: whose columns reset(**row) takes")
-    if not stage.rewards and not callable(getattr(resolved.cls, "get_reward", None)):
+    if not trains:
+        check_evaluation(stage, key)
+    elif not stage.rewards and not callable(getattr(resolved.cls, "get_reward", None)):
         raise ConfigError(join(key, "rewards"), f"environment '{stage.env.name}' has no get_reward(): give the "
                           "stage rewards, or add get_reward() to the class")
     length = stage.trainer.get("max_completion_length", trainer_default)
@@ -51,6 +56,21 @@ def check(stage: Stage, key: str, trainer_default: int | None) -> None:
     if tiny is not None and tiny.chat_template != "tool_calling":
         raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
                           "tools and parses calls only with a template it knows)")
+
+
+def check_evaluation(stage: Stage, key: str) -> None:
+    """An evaluation stage with `env:` plays held-out episodes: it needs some, and the single-reply options of
+    `eval:` (verifier, pass@k, ...) and `rewards:` do not apply to it."""
+    from rlft.config import EvalSpec
+
+    if stage.data is None and not stage.env.eval_size:
+        raise ConfigError(join(key, "env.eval_size"), "an eval stage plays held-out episodes: must be > 0, got 0")
+    if stage.rewards:
+        raise ConfigError(join(key, "rewards"), "an eval stage with env: scores episodes by get_reward(); remove them")
+    for name in (f.name for f in dataclasses.fields(EvalSpec) if f.name != "size"):
+        if getattr(stage.eval, name) != getattr(EvalSpec(), name):
+            raise ConfigError(join(key, f"eval.{name}"), "applies to single-reply evaluation; with env: only "
+                              "eval.size (held-out episodes played) applies")
 
 
 def prompt(resolved: EnvSpec) -> list[dict]:
@@ -78,23 +98,20 @@ def splits(stage: Stage, seed: int):
 
 def trainer_defaults(stage: Stage, config_cls: type) -> dict:
     """TRL config values an environment implies: tool-calling rounds stop where the episode's budget does."""
-    import dataclasses
-
     fields = {f.name for f in dataclasses.fields(config_cls)}
     return {"max_tool_calling_iterations": stage.env.max_turns} if "max_tool_calling_iterations" in fields else {}
 
 
-def evaluate(ctx, ref, held_out, step: int) -> dict:
-    """Play the held-out episodes greedily with the stage's trained model (rlft.envs.play); log them as split
-    "eval" and return the metrics."""
+def evaluate(ctx, model, tokenizer, held_out, step: int) -> dict:
+    """Play the held-out episodes (at most `eval.size`) greedily (rlft.envs.play); log them as split "eval"
+    and return the metrics."""
     from rlft import distributed as dist
     from rlft.envs.play import play
-    from rlft.models import load_model, load_tokenizer
 
     if not dist.is_main():
         return {}
-    model = load_model(ref, ctx.stage.model).eval()
-    metrics = play(model, load_tokenizer(ref.tokenizer or ref.base), spec(ctx.stage), held_out.to_list())
+    rows = held_out.to_list()[:ctx.stage.eval.size or len(held_out)]
+    metrics = play(model.eval(), tokenizer, spec(ctx.stage), rows)
     ctx.metrics.log(ctx.name, step, "eval", metrics)
     shown = " ".join(f"{k.removeprefix('env/')}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
     ctx.echo(f"  [{ctx.name}] step {step} held-out episodes: {shown}")

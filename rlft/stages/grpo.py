@@ -42,5 +42,8 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
         **extra,
     )
     if ctx.stage.env is not None and held_out is not None:
-        summary["episodes"] = environment.evaluate(ctx, out, held_out, summary["train"]["global_step"])
+        from rlft.models import load_model, load_tokenizer
+
+        model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
+        summary["episodes"] = environment.evaluate(ctx, model, tokenizer, held_out, summary["train"]["global_step"])
     return out, summary
