@@ -13,7 +13,7 @@ from rlft.envs import EnvSpec, resolve_env, summary
 from rlft.schema import ConfigError, join
 
 # Tool calls and their results count against `max_completion_length`. With the character-level tokenizer one
-# guess_number call and its rendered result take about 150 tokens; 96 dropped the first result, 200 kept it.
+# guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
 MIN_COMPLETION_LENGTH = 200
 
 
@@ -45,7 +45,7 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if length is not None and length < MIN_COMPLETION_LENGTH:
         raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "
                           f"tool calls and their results count against it, and TRL silently drops a result that "
-                          f"does not fit; use at least {MIN_COMPLETION_LENGTH} (about 150 characters per turn)")
+                          f"does not fit; use at least {MIN_COMPLETION_LENGTH} (a guess_number turn is 127 characters)")
     if stage.eval.every:
         raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; with "
                           "env: watch rewards/<Class>/mean and tools/* in the training log instead")
