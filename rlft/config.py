@@ -31,6 +31,9 @@ class TinyModel:
     num_kv_heads: int = 2
     intermediate_size: int | None = None  # default 4 * hidden_size
     max_position_embeddings: int = 128
+    # "tool_calling": Qwen's <|im_start|>/<|im_end|> turns and TRL's Qwen2.5 template, which TRL renders
+    # tools into and parses tool calls from (stages with `env:`); "plain": short single-token roles.
+    chat_template: Literal["plain", "tool_calling"] = "plain"
 
     def validate(self, key: str) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "max_position_embeddings"):
@@ -185,6 +188,27 @@ class EvalSpec:
 
 
 @dataclass
+class EnvironmentSpec:
+    """A stage's multi-turn environment (rlft.envs; docs/environments.md): a built-in by name or a class as
+    `package.module:Class` / `file.py:Class`, its `rows` kwargs and turn budget. Without `data:`, the stage's
+    rows come from the environment: `train_size` episodes from the data seed, `eval_size` from the next."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_turns: int = 10  # rlft.envs.DEFAULT_MAX_TURNS
+    train_size: int = 1000
+    eval_size: int = 100
+    seed: int | None = None  # defaults to the recipe seed
+
+    shorthand: ClassVar[str] = "name"
+
+    def validate(self, key: str) -> None:
+        positive(self.max_turns, join(key, "max_turns"))
+        positive(self.train_size, join(key, "train_size"))
+        positive(self.eval_size, join(key, "eval_size"), allow_zero=True)
+
+
+@dataclass
 class AlarmSpec:
     """Reward-hacking alarms, checked after a training stage on its logged metrics: warnings on the console,
     in summary.json (`stages.X.alarms`) and in report.md (rlft.alarms; docs/evaluation.md)."""
@@ -235,6 +259,7 @@ class Stage:
     eval: EvalSpec = field(default_factory=EvalSpec)
     alarms: AlarmSpec = field(default_factory=AlarmSpec)  # training stages: reward-hacking warnings
     check: CheckSpec = field(default_factory=CheckSpec)  # grpo, rloo, ppo, online_dpo: pre-run check
+    env: EnvironmentSpec | None = None  # a multi-turn environment the model plays through tool calls
 
 
 @dataclass
@@ -261,6 +286,10 @@ class Recipe:
         for name in self.stages:
             if not STAGE_NAME.match(str(name)):
                 raise ConfigError(join("stages", name), "stage names are letters, digits, _ and - (no dots)")
+
+    def rows_from_env(self, name: str) -> bool:
+        """Whether a stage's rows come from its environment: it has `env:` and no `data:` of its own."""
+        return self.stages[name].env is not None and self.stages[name].data is None
 
     def stage_data(self, name: str) -> DataSpec:
         """The data a stage uses: its own, else the recipe's."""
@@ -393,7 +422,8 @@ def check_recipe(recipe: Recipe) -> None:
         if stage.eval.kl and not algo.trains and seen.get(str(stage.model.from_stage), "eval") == "eval":
             raise ConfigError(join(key, "eval.kl"), "in an eval stage needs model.from_stage naming a training stage "
                               "(KL is measured to the model that stage started from)")
-        if algo.uses_data:
+        reads_data = algo.uses_data and not recipe.rows_from_env(name)  # environments generate their own rows
+        if reads_data:
             data_key = join(key, "data") if stage.data else "data"
             spec = recipe.stage_data(name)
             columns = data.check(spec, data_key, algo.data, held_out=not algo.trains)
@@ -414,7 +444,7 @@ def check_recipe(recipe: Recipe) -> None:
             else:
                 used.append((at, spec_i.name, rewards.check(spec_i, at, names)))
         judges = {}  # the verifier in effect (eval.verifier, else data.verifier, else the task's) and eval.format
-        if algo.uses_data and (spec.verifier is not None or spec.task is not None):
+        if reads_data and (spec.verifier is not None or spec.task is not None):
             at = join(data_key, "verifier" if spec.verifier is not None else "task")
             verifier = data.verifier_spec(spec)
             judges["verifier"] = (at, verifier.name, rewards.check(verifier, at, timed=False))
@@ -422,7 +452,7 @@ def check_recipe(recipe: Recipe) -> None:
             if (judge_spec := getattr(stage.eval, judge)) is not None:
                 at = join(key, f"eval.{judge}")
                 judges[judge] = (at, judge_spec.name, rewards.check(judge_spec, at, timed=False))
-        if algo.uses_data:
+        if reads_data:
             data.check_stage_reads(columns, used, list(judges.values()), evaluates=not algo.trains or
                                    bool(stage.eval.every), trains=algo.needs_rewards or bool(spec.policy_pairs))
         seen[name] = stage.algorithm

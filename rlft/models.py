@@ -33,8 +33,15 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_char_tokenizer():
-    """A character-level tokenizer over printable ASCII plus newline, with pad/eos/unk and a chat template.
+# `chat_template: tool_calling`: Qwen's turn markers, so that TRL's Qwen2.5 template (which it renders tool
+# schemas into and parses <tool_call> blocks from) applies; `<|im_end|>` ends a turn and is the eos token.
+TOOL_SPECIAL_TOKENS = {"pad": "<|endoftext|>", "eos": "<|im_end|>", "unk": "<|unk|>"}
+TOOL_ROLE_TOKENS = ["<|im_start|>"]
+
+
+def build_char_tokenizer(chat_template: str = "plain"):
+    """A character-level tokenizer over printable ASCII plus newline, with pad/eos/unk and a chat template
+    (`plain`: single-token roles; `tool_calling`: TRL's Qwen2.5 template, which TRL accepts for tool calls).
 
     >>> tok = build_char_tokenizer()
     >>> ids = tok("12 + 7 = 19")["input_ids"]
@@ -42,11 +49,16 @@ def build_char_tokenizer():
     (11, '12 + 7 = 19')
     >>> tok.apply_chat_template([{"role": "user", "content": "1+1="}], tokenize=False, add_generation_prompt=True)
     '<|user|>1+1=<|assistant|>'
+    >>> from trl.chat_template_utils import supports_tool_calling
+    >>> supports_tool_calling(build_char_tokenizer("tool_calling")), build_char_tokenizer("tool_calling").eos_token
+    (True, '<|im_end|>')
     """
     from tokenizers import Tokenizer, decoders, models
     from transformers import PreTrainedTokenizerFast
 
-    specials = list(SPECIAL_TOKENS.values()) + ROLE_TOKENS
+    tools = chat_template == "tool_calling"
+    special, roles = (TOOL_SPECIAL_TOKENS, TOOL_ROLE_TOKENS) if tools else (SPECIAL_TOKENS, ROLE_TOKENS)
+    specials = list(special.values()) + roles
     chars = [c for c in string.printable if c not in "\t\r\x0b\x0c"]
     vocab = {tok: i for i, tok in enumerate(specials + chars)}
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=SPECIAL_TOKENS["unk"]))
@@ -54,12 +66,17 @@ def build_char_tokenizer():
     core.add_special_tokens(specials)
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
-        pad_token=SPECIAL_TOKENS["pad"],
-        eos_token=SPECIAL_TOKENS["eos"],
-        unk_token=SPECIAL_TOKENS["unk"],
-        additional_special_tokens=ROLE_TOKENS,
+        pad_token=special["pad"],
+        eos_token=special["eos"],
+        unk_token=special["unk"],
+        additional_special_tokens=[special["eos"], *roles] if tools else roles,
     )
-    tok.chat_template = CHAT_TEMPLATE
+    if tools:
+        from trl.chat_template_utils import qwen2_5_chat_template
+
+        tok.chat_template = qwen2_5_chat_template
+    else:
+        tok.chat_template = CHAT_TEMPLATE
     return tok
 
 
@@ -67,7 +84,7 @@ def tiny_config(spec: TinyModel, tok=None):
     """The LlamaConfig of a tiny model spec (with the character tokenizer's vocabulary and special tokens)."""
     from transformers import LlamaConfig
 
-    tok = tok or build_char_tokenizer()
+    tok = tok or build_char_tokenizer(spec.chat_template)
     return LlamaConfig(
         vocab_size=len(tok),
         hidden_size=spec.hidden_size,
@@ -87,7 +104,7 @@ def build_tiny_model(spec: TinyModel, out_dir: str | Path, seed: int) -> Path:
     """Build a randomly initialised Llama and its tokenizer, save both to `out_dir`, return the folder."""
     from transformers import LlamaForCausalLM, set_seed
 
-    tok = build_char_tokenizer()
+    tok = build_char_tokenizer(spec.chat_template)
     config = tiny_config(spec, tok)
     set_seed(seed)
     model = LlamaForCausalLM(config)

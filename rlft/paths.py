@@ -24,7 +24,7 @@ MODEL_REF_KEYS = {"base": str, "adapters": list, "tokenizer": (str, type(None))}
 
 # Where a recipe holds paths: dotted key (`*`: any stage) -> the kind of node found there.
 FIELDS = {"data": "data", "stages.*.data": "data", "stages.*.model": "model", "stages.*.rewards": "rewards",
-          "stages.*.eval.verifier": "reward", "stages.*.eval.format": "reward"}  # fmt: skip
+          "stages.*.eval.verifier": "reward", "stages.*.eval.format": "reward", "stages.*.env": "env"}  # fmt: skip
 
 # A leaf: (value, dotted key, kind) -> new value. Kinds: "data" (a data file), "file" (another local file),
 # "folder" (a local folder or else a hub id), "code" (`file.py:function`, else a module or built-in name).
@@ -95,6 +95,10 @@ def rewrite(raw: dict, fix: Fix, skip: Iterable[str] = ()) -> dict:
             return [reward(r, join(key, i)) for i, r in enumerate(node)]
         elif kind == "reward":
             return reward(node, key)
+        elif kind == "env" and isinstance(node, str):  # the `env: file.py:Class` shorthand
+            return fix(node, key, "code")
+        elif kind == "env" and isinstance(node, dict):
+            leaf(node, "name", key, "code")
         return node
 
     for pattern, kind in FIELDS.items():

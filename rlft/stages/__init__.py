@@ -25,6 +25,7 @@ class Algorithm:
     uses_data: bool = True
     data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
     head: str = "causal"  # the starting model's head: "causal" (a language model) or "reward" (a scalar score)
+    environments: bool = False  # runs a multi-turn environment (`env:`) through tool calls
 
     def load(self):
         return importlib.import_module(self.module)
@@ -39,7 +40,10 @@ class Algorithm:
         from rlft.stages.builds import check_model
         from rlft.stages.common import check_lora, check_trainer
 
-        if self.needs_rewards and not stage.rewards:
+        if stage.env is not None and not self.environments:
+            takes = ", ".join(a.name for a in ALGORITHMS.values() if a.environments)
+            raise ConfigError(join(key, "env"), f"applies to {takes} stages, not '{self.name}'")
+        if self.needs_rewards and not stage.rewards and stage.env is None:  # an environment may pay the reward
             raise ConfigError(join(key, "rewards"), f"algorithm '{self.name}' needs at least one reward")
         if not self.trains:
             for name in ("lora", "trainer"):
@@ -51,6 +55,12 @@ class Algorithm:
         for name, default in (("alarms", AlarmSpec()), ("check", CheckSpec())):
             if getattr(stage, name) != default and self.name not in RL_ALGORITHMS:
                 raise ConfigError(join(key, name), f"applies to {', '.join(RL_ALGORITHMS)} stages, not '{self.name}'")
+        if stage.env is not None:
+            from rlft.stages import environment
+
+            fields = self.load().config_class().__dataclass_fields__ if self.trains else {}
+            length = fields["max_completion_length"].default if "max_completion_length" in fields else None
+            environment.check(stage, key, length, self.trains)
         if not self.trains:
             check_model(recipe, stage, key, self.trains, self.head)
             return
@@ -67,7 +77,13 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "sft", "rlft.stages.sft", "supervised fine-tuning on prompt-completion data (TRL SFTTrainer)", data="sft"
         ),
-        Algorithm("grpo", "rlft.stages.grpo", "GRPO with reward functions (TRL GRPOTrainer)", needs_rewards=True),
+        Algorithm(
+            "grpo",
+            "rlft.stages.grpo",
+            "GRPO with reward functions and multi-turn environments (TRL GRPOTrainer)",
+            needs_rewards=True,
+            environments=True,
+        ),
         Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
         Algorithm(
             "ppo", "rlft.stages.ppo", "PPO with reward functions or a reward model (rlft's own)", needs_rewards=True
@@ -91,6 +107,12 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"
         ),
-        Algorithm("eval", "rlft.stages.eval", "greedy held-out evaluation: accuracy, rewards, lengths", trains=False),
+        Algorithm(
+            "eval",
+            "rlft.stages.eval",
+            "greedy held-out evaluation: accuracy, rewards, lengths; with env:, held-out episodes",
+            trains=False,
+            environments=True,
+        ),
     ]
 }

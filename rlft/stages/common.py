@@ -63,8 +63,10 @@ class StageContext:
 
     def data(self):
         """(train, held-out) datasets of this stage, in the form its algorithm trains on."""
-        from rlft.stages import ALGORITHMS
+        from rlft.stages import ALGORITHMS, environment
 
+        if self.recipe.rows_from_env(self.name):
+            return environment.splits(self.stage, self.seed)
         key = f"{self.key}.data" if self.stage.data else "data"
         kind = ALGORITHMS[self.stage.algorithm].data
         return load_splits(self.recipe.stage_data(self.name), self.seed, key, kind)
@@ -135,7 +137,8 @@ def starting_model(ctx: StageContext, head: str = "causal"):
     except Exception as e:  # transformers raises OSError, ValueError or KeyError for an unusable folder or id
         first_line = str(e).strip().split("\n")[0]
         raise ConfigError(f"{ctx.key}.model", f"cannot load '{ref.base}': {type(e).__name__}: {first_line}") from None
-    if tokenizer.chat_template is None and conversational(ctx.recipe.stage_data(ctx.name)):
+    if tokenizer.chat_template is None and (ctx.recipe.rows_from_env(ctx.name)
+                                            or conversational(ctx.recipe.stage_data(ctx.name))):
         raise ConfigError(f"{ctx.key}.model", f"the tokenizer of '{spec.tokenizer or ref.tokenizer or ref.base}' "
                           "has no chat template, and this stage's data is conversational (lists of messages; every "
                           "built-in task is); set model.tokenizer to one that has a template (e.g. the model's "

@@ -1,11 +1,12 @@
 """Held-out evaluation of a model: greedy accuracy by the verifier (`eval.verifier`, else `data.verifier`, else
 the task's), rewards, lengths, examples; on request format compliance, entropy, KL and pass@k
-(docs/evaluation.md)."""
+(docs/evaluation.md). With `env:`, it plays the held-out episodes instead (docs/environments.md)."""
 
 from __future__ import annotations
 
 from rlft.evaluate import evaluate, reward_means
 from rlft.schema import ConfigError
+from rlft.stages import environment
 from rlft.stages.common import StageContext, starting_model
 from rlft.stages.eval_extras import StageEval
 
@@ -15,6 +16,9 @@ def run(ctx: StageContext):
     _, held_out = ctx.data()
     if held_out is None:
         raise ConfigError(f"{ctx.key}.data", "an eval stage needs held-out data (data.eval_path or data.eval_size)")
+    if ctx.stage.env is not None:  # multi-turn: play the held-out episodes
+        model, tokenizer, ref, _ = starting_model(ctx)
+        return ref, {"episodes": environment.evaluate(ctx, model, tokenizer, held_out, 0)}
     held_out = held_out.select(range(min(spec.size or len(held_out), len(held_out))))
     model, tokenizer, ref, _ = starting_model(ctx)
     metrics, examples = evaluate(

@@ -1,4 +1,5 @@
-"""Group Relative Policy Optimisation with TRL's GRPOTrainer and the recipe's reward functions.
+"""Group Relative Policy Optimisation with TRL's GRPOTrainer and the recipe's reward functions; with `env:`,
+multi-turn episodes through TRL's `environment_factory` (rlft.stages.environment).
 
 The stage only assembles: rewards (built-in or user code, with weights) -> model -> TRL config -> trainer.
 TRL's defaults are meant for large models: set `learning_rate`, `num_generations` and
@@ -7,6 +8,7 @@ TRL's defaults are meant for large models: set `learning_rate`, `num_generations
 
 from __future__ import annotations
 
+from rlft.stages import environment
 from rlft.stages.common import StageContext, run_trainer
 
 
@@ -23,13 +25,25 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
     if "completion" in train.column_names:  # the trainer samples its own completions
         train = train.remove_columns("completion")
     rewards = ctx.rewards()
-    return run_trainer(
+    config_cls = config_cls or config_class()
+    defaults, extra = {"reward_weights": [w for _, w in rewards] or None}, {}
+    if ctx.stage.env is not None:  # TRL runs the episodes and adds get_reward() as one more reward, weight 1
+        defaults.update(environment.trainer_defaults(ctx.stage, config_cls))
+        extra["environment_factory"] = environment.spec(ctx.stage).factory()
+    out, summary = run_trainer(
         ctx,
         trainer_cls or GRPOTrainer,
-        config_cls or config_class(),
+        config_cls,
         train,
         held_out,
         rewards=rewards,
-        config_defaults={"reward_weights": [w for _, w in rewards]},
+        config_defaults=defaults,
         reward_funcs=[fn for fn, _ in rewards],
+        **extra,
     )
+    if ctx.stage.env is not None and held_out is not None:
+        from rlft.models import load_model, load_tokenizer
+
+        model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
+        summary["episodes"] = environment.evaluate(ctx, model, tokenizer, held_out, summary["train"]["global_step"])
+    return out, summary

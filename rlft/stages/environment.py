@@ -1,0 +1,118 @@
+"""A stage's `env:` block: load-time checks, the rows an environment generates, and what GRPO hands TRL.
+
+The episode loop itself is TRL's (`GRPOTrainer(environment_factory=...)`): it resets one instance per
+rollout from the row, runs the model's tool calls and adds `get_reward()` as `rewards/<Class>/mean`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rlft.config import Stage
+from rlft.envs import EnvSpec, resolve_env, summary
+from rlft.schema import ConfigError, join
+
+# Tool calls and their results count against `max_completion_length`. With the character-level tokenizer one
+# guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
+MIN_COMPLETION_LENGTH = 200
+
+
+def spec(stage: Stage) -> EnvSpec:
+    """The resolved environment of a stage with `env:`."""
+    return resolve_env(stage.env.name, stage.env.kwargs, stage.env.max_turns)
+
+
+def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = True) -> None:
+    """Refuse an `env:` block that cannot run: an unknown class or kwargs, rows that fail to generate, no
+    reward at all, a completion budget too small for tool results, or options that assume single-turn
+    completions. `trainer_default`: the TRL config's own `max_completion_length`; `trains`: a training stage
+    (else an evaluation, which plays the held-out episodes only)."""
+    at = join(key, "env")
+    try:
+        resolved = spec(stage)
+        generated = resolved.rows(1, 0) if stage.data is None else []  # bad kwarg values fail here, not later
+    except ValueError as e:
+        raise ConfigError(at, str(e)) from None
+    if generated is None:
+        raise ConfigError(at, f"environment '{stage.env.name}' has no rows(n, seed, **kwargs) generator: give the "
+                          "stage data: whose columns reset(**row) takes")
+    if not trains:
+        check_evaluation(stage, key)
+    elif not stage.rewards and not callable(getattr(resolved.cls, "get_reward", None)):
+        raise ConfigError(join(key, "rewards"), f"environment '{stage.env.name}' has no get_reward(): give the "
+                          "stage rewards, or add get_reward() to the class")
+    length = stage.trainer.get("max_completion_length", trainer_default)
+    if length is not None and length < MIN_COMPLETION_LENGTH:
+        raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "
+                          f"tool calls and their results count against it, and TRL silently drops a result that "
+                          f"does not fit; use at least {MIN_COMPLETION_LENGTH} (a guess_number turn is 127 characters)")
+    if stage.eval.every:
+        raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; with "
+                          "env: watch rewards/<Class>/mean and tools/* in the training log instead")
+    if stage.check.enabled or stage.check.require_signal:
+        raise ConfigError(join(key, "check"), "the pre-run check samples one reply, not an episode; it does not "
+                          "apply to stages with env:")
+    tiny = stage.model.tiny
+    if tiny is not None and tiny.chat_template != "tool_calling":
+        raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
+                          "tools and parses calls only with a template it knows)")
+
+
+def check_evaluation(stage: Stage, key: str) -> None:
+    """An evaluation stage with `env:` plays held-out episodes: it needs some, and the single-reply options of
+    `eval:` (verifier, pass@k, ...) and `rewards:` do not apply to it."""
+    from rlft.config import EvalSpec
+
+    if stage.data is None and not stage.env.eval_size:
+        raise ConfigError(join(key, "env.eval_size"), "an eval stage plays held-out episodes: must be > 0, got 0")
+    if stage.rewards:
+        raise ConfigError(join(key, "rewards"), "an eval stage with env: scores episodes by get_reward(); remove them")
+    for name in (f.name for f in dataclasses.fields(EvalSpec) if f.name != "size"):
+        if getattr(stage.eval, name) != getattr(EvalSpec(), name):
+            raise ConfigError(join(key, f"eval.{name}"), "applies to single-reply evaluation; with env: only "
+                              "eval.size (held-out episodes played) applies")
+
+
+def prompt(resolved: EnvSpec) -> list[dict]:
+    """The user message of every row; TRL appends the observation `reset(**row)` returns to it.
+
+    >>> prompt(resolve_env("maze"))[0]["content"]
+    'Play maze: walk a small text grid from S to G with `move(direction)`. '
+    """
+    return [{"role": "user", "content": f"Play {resolved.name}: {summary(resolved.cls)} "}]
+
+
+def splits(stage: Stage, seed: int):
+    """(train, held-out) datasets of episode rows with a `prompt` column: `train_size` rows from the seed,
+    `eval_size` from the next seed (None when 0)."""
+    from datasets import Dataset
+
+    resolved, env = spec(stage), stage.env
+    seed = env.seed if env.seed is not None else seed
+
+    def make(n: int, s: int):
+        return Dataset.from_list([{"prompt": prompt(resolved), **row} for row in resolved.rows(n, s)])
+
+    return make(env.train_size, seed), make(env.eval_size, seed + 1) if env.eval_size else None
+
+
+def trainer_defaults(stage: Stage, config_cls: type) -> dict:
+    """TRL config values an environment implies: tool-calling rounds stop where the episode's budget does."""
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    return {"max_tool_calling_iterations": stage.env.max_turns} if "max_tool_calling_iterations" in fields else {}
+
+
+def evaluate(ctx, model, tokenizer, held_out, step: int) -> dict:
+    """Play the held-out episodes (at most `eval.size`) greedily (rlft.envs.play); log them as split "eval"
+    and return the metrics."""
+    from rlft import distributed as dist
+    from rlft.envs.play import play
+
+    if not dist.is_main():
+        return {}
+    rows = held_out.to_list()[:ctx.stage.eval.size or len(held_out)]
+    metrics = play(model.eval(), tokenizer, spec(ctx.stage), rows)
+    ctx.metrics.log(ctx.name, step, "eval", metrics)
+    shown = " ".join(f"{k.removeprefix('env/')}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+    ctx.echo(f"  [{ctx.name}] step {step} held-out episodes: {shown}")
+    return metrics
