@@ -1,6 +1,7 @@
 """The step-cost and cost-growth benchmarks, run end to end on the tiny model with a few steps, so that the
 scripts behind the figures in docs/benchmarks.md keep working."""
 
+import os
 import subprocess
 import sys
 
@@ -82,3 +83,10 @@ def test_parallel_seeds_bench_runs_both_sweeps(tmp_path):
     [par] = table_rows(text, "--jobs 2")
     assert seq[3] == "[2]" and par[3] == "[1]"  # the recipe's 2 threads; half the 2 cores per process
     assert number(seq[1]) > 0 and number(par[1]) > 0 and "s0 " in par[4] and "s1 " in par[4]
+
+
+def test_gpu_check_says_when_there_is_no_gpu():
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--out", "/tmp/rlft-gpu-check"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})  # fmt: skip
+    assert done.returncode == 1 and '"problems": ["no CUDA device"]' in done.stdout
