@@ -35,7 +35,8 @@ def definition_path(name: str) -> Path:
 def load_definition(name: str, seed: int, key: str = ""):
     """The definition as a validated one-stage Recipe; errors name the definition file and its key (`key`: where
     the recipe names the definition, for a file that is missing or cannot be read)."""
-    from rlft.config import load_recipe, read_yaml
+    from rlft.config import load_recipe
+    from rlft.recipe_text import read_yaml
 
     path = definition_path(name)
     if not path.is_file() and userpaths.missing(path) == "does not exist":

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from rlft.config import Recipe, load_recipe, parse_override, to_dict
+from rlft.config import Recipe, load_recipe, to_dict
+from rlft.recipe_text import parse_override
 from rlft.runfiles import SUMMARY_KEYS, SWEEP_KEYS, read_json, read_yaml
 from rlft.schema import SEED_MAX, ConfigError
 from rlft.tracking import new_dir, write_json

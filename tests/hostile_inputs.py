@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
 
-from rlft.config import apply_overrides, load_recipe, to_dict
+from rlft.config import load_recipe, to_dict
+from rlft.recipe_text import apply_overrides
 
 DROP = object()  # an override value that removes the key
 
