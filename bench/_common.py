@@ -67,6 +67,13 @@ def child_env(threads: int = 1) -> dict:
             "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRL_EXPERIMENTAL_SILENCE": "1"}  # fmt: skip
 
 
+def user_env() -> dict:
+    """The environment of a child started as a user would start `rlft`: no thread settings of ours (rlft picks
+    them), offline."""
+    drop = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, "HF_HUB_OFFLINE": "1"}
+
+
 def emit(text: str, write: Path | None) -> None:
     """Print a result and, with --write, append it to that file (results accumulate across runs)."""
     print(text)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from _common import (  # noqa: E402
     loadavg,
     quickstart_options,
     quickstart_overrides,
+    user_env,
 )
 
 TORCH_FIRST = "import torch, sys; from rlft.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -40,11 +40,9 @@ TORCH_FIRST = "import torch, sys; from rlft.cli import main; sys.exit(main(sys.a
 def start(run_dir: Path, overrides: list[str], torch_first: bool) -> subprocess.Popen:
     """`rlft run` of the quickstart in a fresh process; `torch_first` imports torch before rlft, so OpenMP keeps
     its own wait policy (what happened before rlft set one)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")}
-    env["HF_HUB_OFFLINE"] = "1"
     entry = ["-c", TORCH_FIRST] if torch_first else ["-m", "rlft.cli"]
     cmd = [sys.executable, *entry, "run", "recipes/quickstart.yaml", "--run-dir", str(run_dir), *overrides]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, env=user_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def together(dirs: list[Path], overrides: list[str], torch_first: bool = False) -> list[float]:

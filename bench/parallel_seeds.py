@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,16 +27,16 @@ from _common import (  # noqa: E402
     loadavg,
     quickstart_options,
     quickstart_overrides,
+    user_env,
 )
 
 
 def sweep(folder: Path, seeds: str, jobs: int, overrides: list[str]) -> float:
     """Wall seconds of one `rlft run --seeds` process (Python start included)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     cmd = [sys.executable, "-m", "rlft.cli", "run", "recipes/quickstart.yaml", "--seeds", seeds, "--jobs", str(jobs),
            "--run-dir", str(folder), *overrides]  # fmt: skip
     start = time.perf_counter()
-    done = subprocess.run(cmd, env={**env, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    done = subprocess.run(cmd, env=user_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)  # fmt: skip
     if done.returncode:
         raise SystemExit(f"sweep failed ({done.returncode}): {done.stderr[-2000:]}")

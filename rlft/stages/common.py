@@ -384,11 +384,12 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     train.update({"global_step": trainer.state.global_step, "train_loss": result.training_loss})
     summary = {"train": train, "timing": metrics_cb.timing, "output": out.__dict__}
     if eval_cb is not None and eval_cb.history:
-        summary["eval"] = {**eval_cb.history[-1], "verifier": ctx.verifier_name}  # which reward judged accuracy
+        kept = eval_cb.kept  # the model saved is the one kept: its evaluation is the stage's result
+        last = {"step": kept["step"], **kept["eval"]} if kept else eval_cb.history[-1]
+        summary["eval"] = {**last, "verifier": ctx.verifier_name}  # which reward judged accuracy
         summary["eval_history"] = eval_cb.history
         summary["examples"] = eval_cb.examples
         summary["stopped_at_accuracy_step"] = eval_cb.stopped_at
-        if eval_cb.kept is not None:  # the model saved is the one kept: its evaluation is the stage's result
-            summary["eval"] = {"step": eval_cb.kept["step"], **eval_cb.kept["eval"], "verifier": ctx.verifier_name}
-            summary["stop_kept"] = {k: v for k, v in eval_cb.kept.items() if k != "eval"}
+        if kept:
+            summary["stop_kept"] = {k: v for k, v in kept.items() if k != "eval"}
     return out, summary
