@@ -141,20 +141,11 @@ def _check_reward(args) -> int:
     """`rlft check-reward`: exit 0 when the reward keeps TRL's contract, 1 when it does not."""
     import json
 
-    import yaml
-
     from rlft.rewards import resolve
     from rlft.rewards.checker import check_reward, recipe_rows
 
-    try:
-        kwargs = yaml.safe_load(args.kwargs)
-    except yaml.YAMLError as e:
-        raise ConfigError("--kwargs", f"not valid YAML: {e}") from None
-    if not isinstance(kwargs, dict):
-        raise ConfigError("--kwargs", f"must be a mapping like '{{max_chars: 40}}', got {args.kwargs!r}")
-    for flag in ("rows", "num_generations", "max_new_tokens"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')}", f"must be at least 1, got {getattr(args, flag)}")
+    kwargs = _yaml_mapping("--kwargs", args.kwargs, "{max_chars: 40}")
+    _at_least_one(args, "rows", "num_generations", "max_new_tokens")
     if not 0 <= args.timeout < float("inf"):
         raise ConfigError("--timeout", f"must be a number of seconds, 0 for no limit, got {args.timeout}")
     try:
@@ -175,7 +166,8 @@ def _check_reward(args) -> int:
     return 0 if report.ok else 1
 
 
-def _yaml_mapping(flag: str, text: str) -> dict:
+def _yaml_mapping(flag: str, text: str, example: str) -> dict:
+    """A command-line option holding a YAML mapping (factory kwargs), or a ConfigError naming the option."""
     import yaml
 
     try:
@@ -183,8 +175,15 @@ def _yaml_mapping(flag: str, text: str) -> dict:
     except yaml.YAMLError as e:
         raise ConfigError(flag, f"not valid YAML: {e}") from None
     if not isinstance(value, dict):
-        raise ConfigError(flag, f"must be a mapping like '{{high: 50}}', got {text!r}")
+        raise ConfigError(flag, f"must be a mapping like '{example}', got {text!r}")
     return value
+
+
+def _at_least_one(args, *names: str) -> None:
+    """Count options (`--rows`, `--episodes`, ...) must be at least 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')}", f"must be at least 1, got {getattr(args, name)}")
 
 
 def _check_env(args) -> int:
@@ -194,10 +193,8 @@ def _check_env(args) -> int:
     from rlft.envs import resolve_env
     from rlft.envs.checker import check_env
 
-    kwargs = _yaml_mapping("--kwargs", args.kwargs)
-    for flag in ("episodes", "max_turns"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')}", f"must be at least 1, got {getattr(args, flag)}")
+    kwargs = _yaml_mapping("--kwargs", args.kwargs, "{high: 50}")
+    _at_least_one(args, "episodes", "max_turns")
     try:
         spec = resolve_env(args.env, kwargs, args.max_turns)
     except (ValueError, TypeError) as e:
