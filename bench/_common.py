@@ -25,7 +25,7 @@ MEASURE = Path(__file__).with_name("_measure.py")
 def build_tiny(out: Path, hidden: int, layers: int, heads: int = 4, kv_heads: int = 2,
                max_positions: int = 128) -> Path:  # fmt: skip
     """A random-init Llama of the given width and depth with rlft's char tokenizer, saved to `out`."""
-    from rlft.config import TinyModel
+    from rlft.core.config import TinyModel
     from rlft.models import build_tiny_model
 
     spec = TinyModel(hidden_size=hidden, num_layers=layers, num_heads=heads, num_kv_heads=kv_heads,

@@ -32,9 +32,9 @@ def check_run(name: str, recipe: str, overrides: dict, out: Path) -> dict:
     import torch
 
     import rlft
-    from rlft.config import load_recipe
+    from rlft.runner.recipe import load_recipe
     from rlft.stages import ALGORITHMS
-    from rlft.stages.common import make_trainer_config
+    from rlft.stages.trainer_config import make_trainer_config
 
     start = time.perf_counter()
     result = rlft.run(str(ROOT / recipe), overrides=overrides, run_dir=out / name, echo=lambda line: None)

@@ -7,7 +7,7 @@ trained directly, on the same tiny model, the same data rows and the same config
 Side A (`rlft`): a one-stage recipe with `model.path` set to a prebuilt tiny Llama, evaluation off
 (`eval_size: 0`). Side B (`trl`): the script below builds the rows with `rlft.data.load_splits` (the same
 rows A trains on), loads the model with `from_pretrained`, writes the TRL config out explicitly and asserts it
-equals the one rlft builds (`rlft.stages.common.make_trainer_config`), calls `trainer.train()` and saves the
+equals the one rlft builds (`rlft.stages.trainer_config.make_trainer_config`), calls `trainer.train()` and saves the
 model with `trainer.save_model`. Both report TRL's own `train_runtime` (the time inside `train()`) and a
 "stage" time: A's `wall_s` (data, model load, trainer, train, save), B's span over the same steps. A's
 `rlft.run` call as a whole (recipe checks, run folder, env.json, stage summary, plots and report.md) is
@@ -80,12 +80,12 @@ def child_trl(args) -> dict:
     import trl
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-    from rlft.config import load_recipe
+    from rlft.core.tracking import seed_everything
     from rlft.data import load_splits
     from rlft.rewards import resolve
+    from rlft.runner.recipe import load_recipe
     from rlft.stages import ALGORITHMS
-    from rlft.stages.common import device_defaults, make_trainer_config
-    from rlft.tracking import seed_everything
+    from rlft.stages.trainer_config import device_defaults, make_trainer_config
 
     torch.set_num_threads(args.threads)
     stage = args.stage

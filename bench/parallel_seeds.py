@@ -4,7 +4,7 @@
 
 Both are `rlft run recipes/quickstart.yaml --seeds 0-3 [--jobs 2]` in a fresh process, as a user would start
 them. The sequential sweep runs each seed with the recipe's threads; with `--jobs 2` each of the two processes
-gets half the cores (rlft/seed_jobs.py), so the final accuracies are those of 1-thread runs and may differ in
+gets half the cores (rlft/runner/seed_jobs.py), so the final accuracies are those of 1-thread runs and may differ in
 the last digits from the sequential ones. The quickstart is shortened by default (`--overrides`) so the bench
 takes minutes; `--full` runs it whole.
 """

@@ -35,7 +35,7 @@ def build(out: Path, hidden: int, layers: int) -> tuple[Path, Path]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging
 
-    from rlft.config import TinyModel
+    from rlft.core.config import TinyModel
     from rlft.models import build_tiny_model
 
     logging.set_verbosity_error()  # the new score head is expected to be "missing"

@@ -8,20 +8,32 @@
     rlft.compare([a.path, b.path])["results"]["final_accuracy"]["pairs"]
 """
 
-from rlft.threads import set_wait_policy
+from rlft.core.threads import set_wait_policy
 
-set_wait_policy()  # before anything imports torch: OpenMP threads that sleep when idle (rlft/threads.py)
+set_wait_policy()  # before anything imports torch: OpenMP threads that sleep when idle (rlft/core/threads.py)
 
-from rlft.config import Recipe, load_recipe  # noqa: E402
-from rlft.schema import ConfigError  # noqa: E402
+from rlft.core import __version__  # noqa: E402
+from rlft.core.schema import ConfigError  # noqa: E402
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str):
+    """`rlft.Recipe` and `rlft.load_recipe` load on first use, so that `import rlft.rewards` (a leaf) stays free
+    of the trainers, data and torch."""
+    if name == "Recipe":
+        from rlft.core.config import Recipe
+
+        return Recipe
+    if name == "load_recipe":
+        from rlft.runner.recipe import load_recipe
+
+        return load_recipe
+    raise AttributeError(f"module 'rlft' has no attribute '{name}'")
 
 
 def run(recipe, overrides=None, run_dir=None, rewards=None, echo=print, use_cache=True, overwrite=False):
-    """Run a recipe (path, mapping or Recipe) and return a RunResult(path, summary); see rlft.pipeline.run.
+    """Run a recipe (path, mapping or Recipe) and return a RunResult(path, summary); see rlft.runner.pipeline.run.
     A `run_dir` holding an earlier run is refused unless `overwrite=True` deletes it first."""
-    from rlft.pipeline import run as _run
+    from rlft.runner.pipeline import run as _run
 
     return _run(recipe, overrides=overrides, run_dir=run_dir, rewards=rewards, echo=echo, use_cache=use_cache,
                 overwrite=overwrite)
@@ -29,8 +41,9 @@ def run(recipe, overrides=None, run_dir=None, rewards=None, echo=print, use_cach
 
 def resume(run_dir, recipe=None, overrides=None, rewards=None, echo=print, use_cache=True):
     """Continue a killed run: completed stages are skipped, the interrupted one resumes from its last checkpoint;
-    a recipe or overrides that change config.yaml are refused. See rlft.pipeline.resume_run, rlft.recovery."""
-    from rlft.pipeline import resume_run
+    a recipe or overrides that change config.yaml are refused. See rlft.runner.pipeline.resume_run and
+    rlft.runner.recovery."""
+    from rlft.runner.pipeline import resume_run
 
     return resume_run(run_dir, recipe, overrides, rewards=rewards, echo=echo, use_cache=use_cache)
 
@@ -38,8 +51,8 @@ def resume(run_dir, recipe=None, overrides=None, rewards=None, echo=print, use_c
 def sweep(recipe, seeds, overrides=None, sweep_dir=None, label=None, rewards=None, echo=print, use_cache=True,
           jobs=1):
     """Run a recipe once per seed (a list or "0-4") into one sweep folder; returns SweepResult(path, runs).
-    `jobs=N` runs N seeds at a time in separate processes (threads: cores / N each). See rlft.sweeps.sweep."""
-    from rlft.sweeps import sweep as _sweep
+    `jobs=N` runs N seeds at a time in separate processes (threads: cores / N each). See rlft.runner.sweeps.sweep."""
+    from rlft.runner.sweeps import sweep as _sweep
 
     return _sweep(recipe, seeds, overrides=overrides, sweep_dir=sweep_dir, label=label, rewards=rewards, echo=echo,
                   use_cache=use_cache, jobs=jobs)
@@ -48,10 +61,10 @@ def sweep(recipe, seeds, overrides=None, sweep_dir=None, label=None, rewards=Non
 def compare(paths, metrics=None, labels=None, out=None, **options):
     """Compare run and sweep folders across seeds (IQM, bootstrap intervals, P(X > Y), profiles; AdaStop with
     adaptive=True); writes compare.md, compare.json and plots/, returns compare.json's content.
-    See rlft.comparison.compare for the options."""
-    from rlft.comparison import compare as _compare
+    See rlft.analysis.comparison.compare for the options."""
+    from rlft.analysis.comparison import compare as _compare
 
     return _compare(list(paths), metrics=metrics, labels=labels, out=out, **options)
 
 
-__all__ = ["ConfigError", "Recipe", "compare", "load_recipe", "resume", "run", "sweep"]
+__all__ = ["ConfigError", "Recipe", "__version__", "compare", "load_recipe", "resume", "run", "sweep"]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-from rlft.config import ModelSpec, TinyModel
-from rlft.paths import stage_output
+from rlft.core.config import ModelSpec, TinyModel, check_model_path
+from rlft.core.paths import stage_output
+from rlft.core.schema import ConfigError
 
 # Roles are single tokens so that prompts stay short; the end-of-turn token is the eos token so that
 # generation stops right after the answer.
@@ -119,7 +120,7 @@ def save_folder(target: Path, what: str, save) -> None:
     """Run `save(folder)` into `<target>.tmp`, then rename it to `target`: a folder named `target` is always
     whole. When the save fails (disk full), the partial copy is removed, which frees its space, and the
     error is a WriteError naming `target` and `what` it is."""
-    from rlft.tracking import writing
+    from rlft.core.tracking import writing
 
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -154,8 +155,8 @@ class ModelRef:
 
     @classmethod
     def load(cls, path: Path) -> ModelRef:
-        from rlft.paths import MODEL_REF_KEYS
-        from rlft.runfiles import read_json  # a hand-edited output.json: one error naming the file
+        from rlft.core.paths import MODEL_REF_KEYS
+        from rlft.core.runfiles import read_json  # a hand-edited output.json: one error naming the file
 
         return cls(**read_json(path, "the stage's model reference", MODEL_REF_KEYS, only=True))
 
@@ -237,3 +238,16 @@ def save_stage_model(model, tokenizer, out_dir: Path, source: ModelRef, is_adapt
     if is_adapter:
         return ModelRef(base=source.base, adapters=[*source.adapters, str(target)], tokenizer=str(target))
     return ModelRef(base=str(target), tokenizer=str(target))
+
+
+def load_path(model: str, spec):
+    """(model, tokenizer) from a folder or hub id, or from a run's stage folder (its output.json names the
+    base, the adapters and the tokenizer); dtype and trust_remote_code from the stage's model `spec`."""
+    check_model_path(model, "--model")
+    ref = path_ref(model, key="--model")
+    try:
+        lm = load_model(ref, dataclasses.replace(spec, path=ref.base, tiny=None, from_stage=None))
+        return lm, load_tokenizer(ref.tokenizer or ref.base, spec.trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise ConfigError("--model", f"cannot load '{model}': {str(e).splitlines()[0]}") from None
+

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A saved tiny Llama + character tokenizer, built once per session."""
-    from rlft.config import TinyModel
+    from rlft.core.config import TinyModel
     from rlft.models import build_tiny_model
 
     return build_tiny_model(TinyModel(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1),

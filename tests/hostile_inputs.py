@@ -22,8 +22,9 @@ from typing import Any
 import yaml
 from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
 
-from rlft.config import load_recipe, to_dict
-from rlft.recipe_text import apply_overrides
+from rlft.core.config import to_dict
+from rlft.core.recipe_text import apply_overrides
+from rlft.runner.recipe import load_recipe
 
 DROP = object()  # an override value that removes the key
 

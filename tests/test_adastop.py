@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rlft.adastop import AdaStop, run
+from rlft.analysis.adastop import AdaStop, run
 
 
 def quiet(line):

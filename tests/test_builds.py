@@ -8,8 +8,8 @@ import copy
 import pytest
 from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
 
-from rlft.config import load_recipe
-from rlft.schema import ConfigError
+from rlft.core.schema import ConfigError
+from rlft.runner.recipe import load_recipe
 from rlft.stages.builds import MAX_TOKENS, check_built, check_tokens, model_config
 
 

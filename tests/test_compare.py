@@ -10,10 +10,10 @@ import yaml
 from conftest import EVAL, SFT, smoke_recipe
 
 import rlft
-from rlft import stats
+from rlft.analysis import stats
+from rlft.analysis.comparison import DEFAULT_METRIC, gather, metric_value
 from rlft.cli import main
-from rlft.comparison import DEFAULT_METRIC, gather, metric_value
-from rlft.sweeps import parse_seeds
+from rlft.runner.sweeps import parse_seeds
 
 A = [0.0, 0.1, 0.2, 0.3, 0.4, 1.0]   # IQM 0.25 (drops 0 and 1.0), mean 1/3, median 0.25
 B = [0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
@@ -80,7 +80,7 @@ def test_compare_numbers_agree_with_the_definitions(tmp_path):
 
 
 def base_seed(result, label, stat):
-    from rlft.comparison import _seed
+    from rlft.analysis.comparison import _seed
 
     return _seed(result["seed"], DEFAULT_METRIC, label, stat)
 

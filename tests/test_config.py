@@ -10,8 +10,8 @@ import yaml
 from conftest import EVAL, GRPO, ROOT, SFT, TINY, smoke_recipe
 
 from rlft.cli import main
-from rlft.config import load_recipe
-from rlft.schema import ConfigError
+from rlft.core.schema import ConfigError
+from rlft.runner.recipe import load_recipe
 
 
 def base():

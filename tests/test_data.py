@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from rlft.config import DataSpec
+from rlft.core.config import DataSpec
+from rlft.core.schema import ConfigError
 from rlft.data import load_splits
 from rlft.data.tasks import TASKS, arithmetic_problem
-from rlft.schema import ConfigError
 
 
 def test_task_splits_are_seeded_and_disjoint():

@@ -15,8 +15,9 @@ import yaml
 from conftest import GRPO, ROOT, TINY, smoke_recipe
 
 import rlft
-from rlft import distributed as dist
-from rlft.schema import ConfigError
+from rlft.core import distributed as dist
+from rlft.core.schema import ConfigError
+from rlft.stages.distributed import check_launch
 
 BIN = Path(sys.executable).parent
 DRIVER = ROOT / "tests" / "fixtures" / "dist_dump.py"  # rlft.cli plus a per-rank dump of the trained parameters
@@ -135,20 +136,20 @@ def test_ppo_and_use_cpu_false_are_refused_under_several_processes(launched):
     ppo = rlft.load_recipe(smoke_recipe(ppo={"algorithm": "ppo", "model": TINY, "rewards": ["numeric_match"]}))
     grpo = smoke_recipe(grpo={**copy.deepcopy(GRPO), "model": TINY})
     grpo = rlft.load_recipe(grpo, ["stages.grpo.trainer.use_cpu=false"])
-    dist.check_recipe(ppo)
-    dist.check_recipe(grpo)
+    check_launch(ppo)
+    check_launch(grpo)
     launched(WORLD_SIZE="2")
-    with pytest.raises(ConfigError, match="stages.ppo.algorithm: rlft's PPO trains on one device"):
-        dist.check_recipe(ppo)
+    with pytest.raises(ConfigError, match="stages.ppo.algorithm: rlft's ppo trains on one device"):
+        check_launch(ppo)
     with pytest.raises(ConfigError, match="stages.grpo.trainer.use_cpu: is false"):
-        dist.check_recipe(grpo)
+        check_launch(grpo)
 
 
 def test_rank_zero_generation_is_refused_with_sharded_weights(launched):
     recipe = rlft.load_recipe(smoke_recipe(grpo={**copy.deepcopy(GRPO), "model": TINY, "eval": {"every": 1}}))
     launched(WORLD_SIZE="2", ACCELERATE_USE_FSDP="true")
     with pytest.raises(ConfigError, match="stages.grpo.eval.every: .* FSDP splits"):
-        dist.check_recipe(recipe)
+        check_launch(recipe)
 
 
 def test_trainer_without_the_launched_world_is_refused(launched):

@@ -6,8 +6,8 @@ from conftest import SFT, smoke_recipe
 from safetensors.torch import load_file
 
 import rlft
+from rlft.core.schema import ConfigError
 from rlft.rewards import REWARDS, register
-from rlft.schema import ConfigError
 
 CALLS = {"n": 0}
 

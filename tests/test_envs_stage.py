@@ -6,9 +6,9 @@ import json
 import pytest
 
 import rlft
-from rlft.config import load_recipe
+from rlft.core.schema import ConfigError
 from rlft.envs import DEFAULT_MAX_TURNS
-from rlft.schema import ConfigError
+from rlft.runner.recipe import load_recipe
 from rlft.stages import ALGORITHMS, environment
 
 TOOL_TINY = {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,

@@ -10,13 +10,15 @@ import pytest
 from conftest import EVAL, GRPO, SFT, TINY, smoke_recipe
 
 import rlft
-from rlft.alarms import find_alarms, review, stage_history, stop_if_diverged
-from rlft.config import AlarmSpec
-from rlft.eval_metrics import mean_pass_at_k, pass_at_k
+from rlft.core.config import AlarmSpec
+from rlft.core.schema import ConfigError
+from rlft.core.tracking import MetricsLog
+from rlft.eval import alarms as alarms_lib
+from rlft.eval.alarms import find_alarms, stage_history, stop_if_diverged
+from rlft.eval.metrics import mean_pass_at_k, pass_at_k
 from rlft.rewards import REWARDS, register
-from rlft.schema import ConfigError
+from rlft.stages import ALGORITHMS
 from rlft.stages.common import StageContext
-from rlft.tracking import MetricsLog
 
 COIN = [{"name": "random_reward", "kwargs": {"seed": 0}}]  # moves a random-init model: groups vary
 
@@ -120,6 +122,10 @@ def test_alarms_read_ppo_and_online_dpo_metric_names():
     history = stage_history(recs, "grpo")
     assert history["reward"][-1] == (100, 0.9) and history["clipped_train"][-1] == (100, pytest.approx(0.8))
     assert {a["alarm"] for a in find_alarms(history, AlarmSpec())} == {"reward_up_accuracy_down", "length_limit"}
+
+
+def review(ctx: StageContext) -> dict:
+    return alarms_lib.review(ctx, ALGORITHMS[ctx.stage.algorithm])
 
 
 def test_review_prints_and_returns_the_alarms(tmp_path):

@@ -12,9 +12,10 @@ from conftest import SFT
 
 import rlft
 from rlft.cli import main
-from rlft.config import DataSpec, load_recipe, to_dict
+from rlft.core.config import DataSpec, to_dict
+from rlft.core.schema import ConfigError
 from rlft.data import conversational, load_splits
-from rlft.schema import ConfigError
+from rlft.runner.recipe import load_recipe
 
 PLAIN = [{"prompt": f"{i}+1=", "completion": str(i + 1), "answer": str(i + 1)} for i in range(20)]
 CHAT = [{"prompt": [{"role": "user", "content": r["prompt"]}],

@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlft.config import ModelSpec
+from rlft.core.config import ModelSpec
 from rlft.models import ModelRef, build_char_tokenizer, load_model, lora_config, save_stage_model
 
 

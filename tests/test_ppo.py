@@ -90,9 +90,9 @@ def test_activation_checkpointing_is_applied_and_changes_no_result(tmp_path, lor
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM
 
-    from rlft.config import TinyModel
+    from rlft.core.config import TinyModel
     from rlft.models import build_tiny_model
-    from rlft.ppo import Models
+    from rlft.ppo.trainer import Models
 
     path = build_tiny_model(TinyModel(), tmp_path / "m", 0)
     peft = LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM") if lora else None

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rlft.ppo_core import (
+from rlft.ppo.core import (
     AdaptiveKL,
     completion_mask,
     gae,

@@ -10,10 +10,10 @@ from conftest import GRPO, SFT, TINY, digit_fraction, smoke_recipe
 
 import rlft
 from rlft.cli import main
-from rlft.config import ModelSpec
+from rlft.core.config import ModelSpec
+from rlft.core.schema import ConfigError
+from rlft.eval.precheck import run_check
 from rlft.models import ModelRef, load_model, load_tokenizer
-from rlft.precheck import run_check
-from rlft.schema import ConfigError
 
 
 def addition_recipe(**grpo_extra) -> dict:

@@ -14,9 +14,10 @@ import yaml
 from conftest import EVAL, GRPO, ROOT, SFT, TINY, smoke_recipe
 
 import rlft
-from rlft import recovery
 from rlft.cli import main
-from rlft.config import to_dict
+from rlft.core.config import to_dict
+from rlft.runner import recovery
+from rlft.stages import checkpoints
 
 SLOW = {"name": f"{ROOT}/tests/fixtures/slow_rewards.py:slow_digit_fraction"}  # 0.1 s per call: time to kill
 
@@ -57,7 +58,7 @@ def kill_when(args: list[str], ready, timeout: float = 120) -> None:
 
 
 def complete_checkpoint(stage_dir, step: int):
-    return lambda: (stage_dir / "trainer" / f"checkpoint-{step}" / recovery.STATE_FILE).exists()
+    return lambda: (stage_dir / "trainer" / f"checkpoint-{step}" / checkpoints.STATE_FILE).exists()
 
 
 def comparable(run_dir) -> dict:
@@ -177,10 +178,10 @@ def test_only_complete_resumable_checkpoints_are_used(tmp_path):
                         (14, {"resumable": True, "last": {}})]:  # fmt: skip
         (trainer / f"checkpoint-{step}").mkdir(parents=True)
         if state is not None:
-            recovery.save_state(trainer / f"checkpoint-{step}", step, state)
+            checkpoints.save_state(trainer / f"checkpoint-{step}", step, state)
     (trainer / "checkpoint-16.tmp").mkdir()
     (tmp_path / "stage" / "model").mkdir()  # a half-saved model
-    found, state = recovery.newest_checkpoint(trainer)
+    found, state = checkpoints.newest_checkpoint(trainer)
     assert found.name == "checkpoint-4" and state["step"] == 4
     metrics = tmp_path / "metrics.jsonl"
     metrics.write_text('{"stage": "a", "step": 1}\n')

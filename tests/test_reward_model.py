@@ -9,8 +9,8 @@ from conftest import GRPO, TINY, smoke_recipe
 from safetensors.torch import load_file
 
 import rlft
-from rlft import rm
-from rlft.schema import ConfigError
+from rlft.core.schema import ConfigError
+from rlft.rm import score as rm
 
 RM = {"algorithm": "reward_model", "model": TINY,
       "trainer": {"max_steps": 3, "per_device_train_batch_size": 8, "logging_steps": 1, "learning_rate": 1e-2}}
@@ -141,7 +141,7 @@ def test_bad_reward_model_definition_names_its_file(tmp_path):
 def test_shipped_definitions_validate(monkeypatch):
     from conftest import ROOT
 
-    from rlft.rm_defs import load_definition
+    from rlft.runner.recipe import load_definition
 
     monkeypatch.chdir(ROOT)
     names = [p.stem for p in (ROOT / "reward_models").glob("*.yaml")]

@@ -13,10 +13,10 @@ from conftest import GRPO, TINY, smoke_recipe
 
 import rlft
 from rlft.cli import main
+from rlft.core.schema import ConfigError
 from rlft.rewards import guard, resolve
 from rlft.rewards.checker import check_reward
 from rlft.rewards.guard import RewardError, RewardTimeout, Timeout, did, fresh, limited, run_user
-from rlft.schema import ConfigError
 
 
 def quitter(completions, **kwargs):

@@ -97,7 +97,7 @@ def test_builtin_accepts_trl_kwargs_outside_a_trainer(name):
 def test_yaml_recipe_with_nested_reward_specs(tmp_path):
     import json
 
-    from rlft.config import load_recipe
+    from rlft.runner.recipe import load_recipe
 
     text = """
     - {name: gate, kwargs: {objective: numeric_match, judge: {name: format_strict}, threshold: 1.0, penalty: -1.0}}
@@ -117,8 +117,8 @@ def test_yaml_recipe_with_nested_reward_specs(tmp_path):
 
 
 def test_yaml_recipe_with_a_bad_nested_spec_fails_at_load():
-    from rlft.config import load_recipe
-    from rlft.schema import ConfigError
+    from rlft.core.schema import ConfigError
+    from rlft.runner.recipe import load_recipe
 
     grpo = {"algorithm": "grpo", "model": TINY, "trainer": {"max_steps": 1},
             "rewards": [{"name": "gate", "kwargs": {"objective": "numeric_mach", "judge": "format_strict"}}]}

@@ -1,5 +1,5 @@
-"""Run files read back (rlft.runfiles) and the YAML reader (rlft.yamltext): what the hostile-input corpus cannot
-show, because it only holds inputs that fail: intact run folders still resume and compare, merge keys and
+"""Run files read back (rlft.core.runfiles) and the YAML reader (rlft.core.yamltext): what the hostile-input
+corpus cannot show, because it only holds inputs that fail: intact run folders still resume and compare, merge keys and
 aliases load as plain unshared data, a whole new stage may be added by an override, and long errors stay short."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import time
 import pytest
 from hostile_inputs import BOMB, YAML_OK, eval_only, run_folder, sweep_folder
 
-from rlft import yamltext
 from rlft.cli import main
-from rlft.config import load_recipe
-from rlft.runfiles import read_json, read_jsonl
-from rlft.schema import ConfigError
+from rlft.core import yamltext
+from rlft.core.runfiles import read_json, read_jsonl
+from rlft.core.schema import ConfigError
+from rlft.runner.recipe import load_recipe
 
 SUMMARY = {"recipe": str, "seed": int}
 

@@ -9,9 +9,9 @@ import yaml
 from conftest import EVAL, SFT, smoke_recipe
 
 import rlft
-from rlft import seed_jobs, sweeps
 from rlft.cli import main
-from rlft.schema import ConfigError
+from rlft.core.schema import ConfigError
+from rlft.runner import seed_jobs, sweeps
 
 
 @pytest.fixture

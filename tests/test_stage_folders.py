@@ -11,7 +11,7 @@ from conftest import ROOT, SFT, smoke_recipe
 
 import rlft
 from rlft.cli import main
-from rlft.config import load_recipe
+from rlft.runner.recipe import load_recipe
 
 
 @pytest.fixture(scope="module")

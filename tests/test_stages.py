@@ -9,7 +9,7 @@ from conftest import GRPO, TINY, smoke_recipe
 from safetensors.torch import load_file
 
 import rlft
-from rlft.config import ModelSpec
+from rlft.core.config import ModelSpec
 from rlft.models import ModelRef, load_model
 
 # random-init models never get an answer right: coin-flip rewards give every group some variance

@@ -1,9 +1,9 @@
-"""rlft.stats against hand-computed values of rliable's definitions, and the seeding of the bootstrap."""
+"""rlft.analysis.stats against hand-computed values of rliable's definitions, and the seeding of the bootstrap."""
 
 import numpy as np
 import pytest
 
-from rlft import stats
+from rlft.analysis import stats
 
 
 @pytest.mark.parametrize("scores, expected", [

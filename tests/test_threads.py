@@ -1,4 +1,4 @@
-"""The CPU thread policy (rlft/threads.py): passive OpenMP threads set before torch loads, a default thread
+"""The CPU thread policy (rlft/core/threads.py): passive OpenMP threads set before torch loads, a default thread
 count from the usable cores, the previous count restored after a run, and the oversubscription warning."""
 
 import json
@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import EVAL, ROOT, smoke_recipe
 
-from rlft import threads
+from rlft.core import threads
 
 
 def python(code: str, **env) -> str:
@@ -27,13 +27,13 @@ def test_import_rlft_sets_passive_wait_policy_before_torch():
 
 
 def test_cli_module_sets_it_too_and_a_users_choice_is_kept():
-    code = "import os, rlft.cli; print(os.environ['OMP_WAIT_POLICY'], rlft.threads.wait_policy())"
+    code = "import os, rlft.cli; print(os.environ['OMP_WAIT_POLICY'], rlft.core.threads.wait_policy())"
     assert python(code) == "PASSIVE PASSIVE"
     assert python(code, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE ACTIVE"
 
 
 def test_after_torch_it_is_too_late_and_says_so():
-    code = "import torch, os, rlft; print('OMP_WAIT_POLICY' in os.environ, rlft.threads.set_wait_policy())"
+    code = "import torch, os, rlft; print('OMP_WAIT_POLICY' in os.environ, rlft.core.threads.set_wait_policy())"
     assert python(code) == "False False"
 
 

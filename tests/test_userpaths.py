@@ -1,4 +1,4 @@
-"""rlft.userpaths: every kind of path a user may name is either used or refused with what it is and why, and a
+"""rlft.core.userpaths: every kind of path a user may name is either used or refused with what it is and why, and a
 recipe handed over as a pipe (`rlft validate <(...)`) is read once without blocking."""
 
 import os
@@ -10,9 +10,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from rlft.config import load_recipe
-from rlft.schema import ConfigError
-from rlft.userpaths import check_file, check_folder, is_pipe, read_text
+from rlft.core.schema import ConfigError
+from rlft.core.userpaths import check_file, check_folder, is_pipe, read_text
+from rlft.runner.recipe import load_recipe
 
 
 def make(kind: str, path):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import inspect
 from typing import NamedTuple
 
-from rlft.config import DataSpec, RewardSpec
+from rlft.core.config import DataSpec, RewardSpec
+from rlft.core.schema import ConfigError, join, suggest
 from rlft.data.files import FILE_FORMATS, read_file
 from rlft.data.preferences import preference_rows, unpaired_rows
 from rlft.data.tasks import TASKS, Task, sample_problems
 from rlft.rewards.registry import lacks
-from rlft.schema import ConfigError, join, suggest
 
 DEFAULT_TRAIN_SIZE = 5000
 DEFAULT_EVAL_SIZE = 200

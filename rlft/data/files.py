@@ -17,8 +17,8 @@ import json
 import logging
 from pathlib import Path
 
-from rlft.schema import ConfigError
-from rlft.userpaths import check_file
+from rlft.core.schema import ConfigError
+from rlft.core.userpaths import check_file
 
 FILE_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 ROLES = ("system", "user", "assistant", "tool")

@@ -10,6 +10,7 @@ import inspect
 import re
 from dataclasses import dataclass, field
 
+from rlft.core.schema import suggest
 from rlft.envs.base import DEFAULT_MAX_TURNS
 from rlft.envs.calculator import Calculator
 from rlft.envs.guess_number import GuessNumber
@@ -17,7 +18,6 @@ from rlft.envs.maze import Maze
 from rlft.envs.wordle import Wordle
 from rlft.rewards.guard import run_user
 from rlft.rewards.registry import _import as import_target
-from rlft.schema import suggest
 
 ENVIRONMENTS: dict[str, type] = {"guess_number": GuessNumber, "calculator": Calculator, "maze": Maze,
                                  "wordle": Wordle}

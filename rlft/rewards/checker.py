@@ -245,31 +245,5 @@ def check_reward(fn, rows: list[dict] | None = None, samples: list[list[str]] | 
                        low, high, avg, std, violations, warnings)
 
 
-def recipe_rows(recipe: str, stage: str | None = None, n: int = 32) -> list[dict]:
-    """The first n training rows (as dicts) of a recipe stage's data; by default the first stage that has
-    rewards."""
-    from rlft.config import load_recipe
-    from rlft.data import load_splits
-    from rlft.schema import ConfigError
-
-    loaded = load_recipe(recipe)
-    if stage is None:
-        stage = next((name for name, s in loaded.stages.items() if s.rewards), next(iter(loaded.stages)))
-    elif stage not in loaded.stages:
-        raise ConfigError("stage", f"recipe '{recipe}' has no stage '{stage}'; stages: {', '.join(loaded.stages)}")
-    key = f"stages.{stage}.data" if loaded.stages[stage].data else "data"
-    train, _ = load_splits(loaded.stage_data(stage), loaded.seed, key, "prompt")
-    return train.select(range(min(n, len(train)))).to_list()
 
 
-def sample_groups(model: str, rows: list[dict], k: int, temperature: float, max_new_tokens: int) -> list[list[str]]:
-    """k sampled completions per row's prompt from `model`: a local folder or hub id, or a run's stage
-    folder (its output.json names base, adapters and tokenizer)."""
-    from rlft.config import ModelSpec
-    from rlft.evaluate import generate
-    from rlft.precheck import load_path
-
-    lm, tokenizer = load_path(model, ModelSpec())
-    texts, _, _ = generate(lm, tokenizer, [r["prompt"] for r in rows], max_new_tokens, batch_size=16,
-                           num_samples=k, temperature=temperature)
-    return [texts[i * k : (i + 1) * k] for i in range(len(rows))]

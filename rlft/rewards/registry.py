@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rlft.core.schema import ConfigError, join, suggest
+from rlft.core.userpaths import check_file
 from rlft.rewards.guard import run_user
 from rlft.rewards.text import shorten
-from rlft.schema import ConfigError, join, suggest
-from rlft.userpaths import check_file
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def claim(names: dict[str, str], logged: str, key: str, source: str) -> None:
     >>> claim(names, "accuracy", "rewards[1].name", "'./mine.py:accuracy'")
     Traceback (most recent call last):
     ...
-    rlft.schema.ConfigError: rewards[1].name: reward './mine.py:accuracy' is named 'accuracy', like \
+    rlft.core.schema.ConfigError: rewards[1].name: reward './mine.py:accuracy' is named 'accuracy', like \
 rewards[0].name ('accuracy'): TRL would log both as rewards/accuracy/mean; give one another name (rename the \
 function or set its __name__)
     """

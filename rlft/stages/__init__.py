@@ -1,5 +1,6 @@
 """The algorithms a stage can run, found by name. Each is a module with `run(ctx)`; training ones also
-have `config_class()`, the TRL config class their `trainer:` block feeds."""
+have `config_class()`, the TRL config class their `trainer:` block feeds. Code outside this package reads an
+entry's capability flags, never its name (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rlft.config import AlarmSpec, CheckSpec, EvalSpec, Stage
-from rlft.schema import ConfigError, join
-
-# Algorithms that learn from sampled completions and rewards: the pre-run check (`check:`) and the
-# reward-hacking alarms (`alarms:`) apply to them.
-RL_ALGORITHMS = ("grpo", "rloo", "ppo", "online_dpo")
-
 
 @dataclass(frozen=True)
 class Algorithm:
+    """A registry entry: where the stage's code lives and the capabilities the rest of rlft reads instead of
+    comparing algorithm names (docs/architecture.md, "Add an algorithm stage")."""
+
     name: str
     module: str
     summary: str
@@ -26,6 +23,11 @@ class Algorithm:
     data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
     head: str = "causal"  # the starting model's head: "causal" (a language model) or "reward" (a scalar score)
     environments: bool = False  # runs a multi-turn environment (`env:`) through tool calls
+    rl: bool = False  # learns from its own sampled completions: the pre-run check and reward-hacking alarms apply
+    group_size: int | None = None  # completions per prompt when fixed (online DPO's pair); else num_generations
+    policy_pairs: bool = False  # may build its preference pairs from the policy's own samples (data.policy_pairs)
+    multi_process: bool = True  # can train under torchrun / accelerate launch (data-parallel)
+    scores_on_rank0: bool = False  # after training, scores held-out data with the trained model on rank 0
 
     def load(self):
         return importlib.import_module(self.module)
@@ -33,42 +35,6 @@ class Algorithm:
     @property
     def run(self) -> Callable:
         return self.load().run
-
-    def check(self, stage: Stage, key: str, recipe) -> None:
-        """Field-level checks that depend on the algorithm (runs the TRL/peft config constructors and builds
-        the trainer's optimizer and the starting model's skeleton, rlft.stages.builds)."""
-        from rlft.stages.builds import check_model
-        from rlft.stages.common import check_lora, check_trainer
-
-        if stage.env is not None and not self.environments:
-            takes = ", ".join(a.name for a in ALGORITHMS.values() if a.environments)
-            raise ConfigError(join(key, "env"), f"applies to {takes} stages, not '{self.name}'")
-        if self.needs_rewards and not stage.rewards and stage.env is None:  # an environment may pay the reward
-            raise ConfigError(join(key, "rewards"), f"algorithm '{self.name}' needs at least one reward")
-        if not self.trains:
-            for name in ("lora", "trainer"):
-                if getattr(stage, name):
-                    raise ConfigError(join(key, name), f"is not used by algorithm '{self.name}'; remove it")
-            for name in ("every", "stop_at_accuracy", "stop_keep", "at_start"):
-                if getattr(stage.eval, name) != getattr(EvalSpec(), name):
-                    raise ConfigError(join(key, f"eval.{name}"), f"applies to training stages, not '{self.name}'")
-        for name, default in (("alarms", AlarmSpec()), ("check", CheckSpec())):
-            if getattr(stage, name) != default and self.name not in RL_ALGORITHMS:
-                raise ConfigError(join(key, name), f"applies to {', '.join(RL_ALGORITHMS)} stages, not '{self.name}'")
-        if stage.env is not None:
-            from rlft.stages import environment
-
-            fields = self.load().config_class().__dataclass_fields__ if self.trains else {}
-            length = fields["max_completion_length"].default if "max_completion_length" in fields else None
-            environment.check(stage, key, length, self.trains)
-        if not self.trains:
-            check_model(recipe, stage, key, self.trains, self.head)
-            return
-        if stage.eval.min_accuracy is not None and self.name != "reward_model":
-            raise ConfigError(join(key, "eval.min_accuracy"), "applies to reward_model stages only")
-        check_trainer(self.load().config_class(), stage, key)
-        check_lora(stage, key)
-        check_model(recipe, stage, key, self.trains, self.head)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -83,19 +49,33 @@ ALGORITHMS: dict[str, Algorithm] = {
             "GRPO with reward functions and multi-turn environments (TRL GRPOTrainer)",
             needs_rewards=True,
             environments=True,
+            rl=True,
         ),
-        Algorithm("rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True),
         Algorithm(
-            "ppo", "rlft.stages.ppo", "PPO with reward functions or a reward model (rlft's own)", needs_rewards=True
+            "rloo", "rlft.stages.rloo", "RLOO with reward functions (TRL RLOOTrainer)", needs_rewards=True, rl=True
+        ),
+        Algorithm(
+            "ppo",
+            "rlft.stages.ppo",
+            "PPO with reward functions or a reward model (rlft's own)",
+            needs_rewards=True,
+            rl=True,
+            multi_process=False,
         ),
         Algorithm(
             "online_dpo",
             "rlft.stages.online_dpo",
             "online DPO judged by reward functions or a reward model (trl.experimental OnlineDPOTrainer)",
             needs_rewards=True,
+            rl=True,
+            group_size=2,
         ),
         Algorithm(
-            "dpo", "rlft.stages.dpo", "DPO on (prompt, chosen, rejected) pairs (TRL DPOTrainer)", data="preference"
+            "dpo",
+            "rlft.stages.dpo",
+            "DPO on (prompt, chosen, rejected) pairs (TRL DPOTrainer)",
+            data="preference",
+            policy_pairs=True,
         ),
         Algorithm(
             "reward_model",
@@ -103,6 +83,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "Bradley-Terry reward model on preference pairs (TRL RewardTrainer)",
             data="preference",
             head="reward",
+            scores_on_rank0=True,
         ),
         Algorithm(
             "kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"
@@ -116,3 +97,14 @@ ALGORITHMS: dict[str, Algorithm] = {
         ),
     ]
 }
+
+
+def having(capability: str, value=True) -> list[str]:
+    """The algorithms whose capability flag has this value, for messages that say where an option applies.
+
+    >>> having("rl")
+    ['grpo', 'rloo', 'ppo', 'online_dpo']
+    >>> having("head", "reward")
+    ['reward_model']
+    """
+    return [a.name for a in ALGORITHMS.values() if getattr(a, capability) == value]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from rlft.schema import ConfigError, join
+from rlft.core.schema import ConfigError, join
 
 MAX_TOKENS = 32_768  # tokens generated per completion when the model's context length is not known
 BYTES_TRAINING = 16  # per parameter in fp32 training: weights, gradients, AdamW's two moments
@@ -49,7 +49,7 @@ def check_optimizer(args, key: str) -> None:
             from transformers import Trainer
 
             cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(args)
-        else:  # rlft's PPO (rlft.ppo.train)
+        else:  # rlft's PPO (rlft.ppo.trainer.train)
             cls, kwargs = torch.optim.AdamW, {"lr": args.learning_rate, "eps": 1e-5}
         cls(params, **kwargs)
     except (ValueError, TypeError, ImportError, RuntimeError) as e:
@@ -162,7 +162,7 @@ def check_size(params: int, trains: bool, key: str, available: int | None) -> No
     >>> check_size(10**6, True, "model.tiny", 10**9)
     >>> check_size(10**9, True, "model.tiny", 8 * 2**30)
     Traceback (most recent call last):
-    rlft.schema.ConfigError: model.tiny: 1,000,000,000 parameters need about 14.9 GiB to train (16 bytes each: \
+    rlft.core.schema.ConfigError: model.tiny: 1,000,000,000 parameters need about 14.9 GiB to train (16 bytes each: \
 weights, gradients and AdamW state in fp32), more than the 8.0 GiB of memory available; make the model smaller
     """
     per = BYTES_TRAINING if trains else BYTES_INFERENCE

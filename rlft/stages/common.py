@@ -8,24 +8,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from transformers import TrainerCallback
 
-from rlft import distributed as dist
-from rlft import precheck
 from rlft import rewards as rewards_lib
-from rlft.alarms import divergence, stop_if_diverged
-from rlft.config import Recipe, Stage
+from rlft.core import distributed as dist
+from rlft.core.config import Recipe, Stage
+from rlft.core.schema import ConfigError, join
+from rlft.core.tracking import TIMING_KEYS, MetricsLog
 from rlft.data import conversational, load_splits, verifier_spec
-from rlft.evaluate import evaluate, reward_means
+from rlft.eval.alarms import divergence, stop_if_diverged
+from rlft.eval.evaluate import evaluate, reward_means
 from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config, path_ref
-from rlft.recovery import CheckpointCallback, check_checkpointing
-from rlft.schema import ConfigError, check_keys, check_seed, convert, join
+from rlft.rm import score as rm
 from rlft.stages import early_stop
-from rlft.stages.builds import check_built
+from rlft.stages.checkpoints import CheckpointCallback
+from rlft.stages.distributed import save_trained
 from rlft.stages.eval_extras import StageEval
-from rlft.stages.limits import LORA_LIMITS, TRAINER_LIMITS, check_groups, check_limits
-from rlft.tracking import TIMING_KEYS, MetricsLog
+from rlft.stages.precheck import at_stage_start
+from rlft.stages.trainer_config import make_trainer_config
 
 
 @dataclass
@@ -39,8 +39,9 @@ class StageContext:
     outputs: dict[str, ModelRef] = field(default_factory=dict)
     extra_rewards: list[Callable] = field(default_factory=list)  # Python callables from rlft.run(rewards=)
     echo: Callable[[str], None] = print
-    use_cache: bool = True  # reward-model definitions: reuse a cached training
-    checkpoint: Path | None = None  # resuming a killed run: continue from this checkpoint (rlft.recovery)
+    # the folder of a trained reward_models/ definition, by name (the pipeline trains it once and caches it)
+    reward_models: Callable[[str], Path] | None = None
+    checkpoint: Path | None = None  # resuming a killed run: continue from this checkpoint (rlft.runner.recovery)
     resume_state: dict | None = None  # rlft's state saved with that checkpoint
 
     @property
@@ -75,11 +76,9 @@ class StageContext:
         """(function, weight) pairs: the recipe's rewards, then any passed from Python with weight 1. Each is
         guarded: a reward that raises, exits, outlives its `timeout` or returns what TRL cannot use stops the
         run with a `RewardError` naming the function, the sample and its completion, not a trainer traceback."""
-        from rlft import rm
-
         fns = [
-            (rm.build(r.kwargs, self.outputs, self.seed, self.recipe.output_dir, self.use_cache, self.echo)
-             if r.name == "reward_model" else rewards_lib.resolve(r.name, r.kwargs), r.weight, r.timeout)
+            (rm.build(r.kwargs, self.outputs, self.reward_models) if rm.is_reward_model(r)
+             else rewards_lib.resolve(r.name, r.kwargs), r.weight, r.timeout)
             for r in self.stage.rewards
         ]
         names = {fn.__name__: f"{self.key}.rewards[{i}].name ('{r.name}')"
@@ -154,92 +153,16 @@ def starting_model(ctx: StageContext, head: str = "causal"):
 # ---------------------------------------------------------------- TRL configs
 
 
-def device_defaults(trainer: dict) -> dict:
-    """TRL configs default to bf16 and gradient checkpointing, which fail or waste time on a CPU; on a GPU
-    checkpointing stays on under its current name (`gradient_checkpointing` is a deprecated alias)."""
-    cuda = torch.cuda.is_available()
-    defaults = {"bf16": cuda and torch.cuda.is_bf16_supported(), "use_cpu": not cuda}
-    if "gradient_checkpointing" not in trainer:
-        defaults["activation_checkpointing"] = cuda
-    return defaults
 
 
-def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
-    """Reject `trainer:` keys the TRL config class does not have, and values its own checks refuse."""
-    allowed = {f.name for f in dataclasses.fields(config_cls) if f.init}
-    check_keys(stage.trainer, allowed, join(key, "trainer"), config_cls.__name__)
-    check_value_types(config_cls, stage.trainer, join(key, "trainer"))
-    for name in ("seed", "data_seed"):
-        check_seed(stage.trainer.get(name), join(join(key, "trainer"), name))
-    check_limits(stage.trainer, TRAINER_LIMITS, allowed, join(key, "trainer"))
-    check_groups(config_cls, stage.trainer, join(key, "trainer"))
-    check_checkpointing(config_cls, stage, key)
-    for managed in ("output_dir",):
-        if managed in stage.trainer:
-            raise ConfigError(join(join(key, "trainer"), managed), "is set by rlft (the stage's folder in the run)")
-    try:
-        args = make_trainer_config(config_cls, stage, Path("/tmp/rlft-validate"), seed=0)
-    except (ValueError, TypeError, ArithmeticError) as e:  # GRPOConfig divides by some of these values
-        raise ConfigError(join(key, "trainer"), f"{config_cls.__name__} refuses these settings: {e}") from None
-    check_built(args, join(key, "trainer"))  # the optimizer, trackers and evaluation schedule it implies
 
 
-SIMPLE_TYPES = (int, float, bool, str, type(None))
 
 
-def check_value_types(cls: type, values: dict, key: str, lists: bool = False) -> None:
-    """Type-check values whose dataclass annotation is made of int/float/bool/str/None/Literal, and with
-    `lists` lists of those (dataclasses do not check types themselves: `max_steps: "ten"` or `target_modules: 5`
-    would otherwise fail deep inside training). TRL's configs take a scalar for some fields typed as lists
-    (online DPO's `beta`), so lists are checked for peft's LoraConfig only."""
-    import types
-    import typing
-
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # unresolvable forward references: skip the type check, keep the key check
-        return
-
-    def simple(tp) -> bool:
-        return tp in SIMPLE_TYPES or typing.get_origin(tp) is typing.Literal
-
-    for name, value in values.items():
-        tp = hints.get(name)
-        members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
-        if tp is not None and all(simple(m) or (lists and typing.get_origin(m) is list
-                                                and all(map(simple, typing.get_args(m)))) for m in members):
-            convert(value, tp, join(key, name))
 
 
-def check_lora(stage: Stage, key: str) -> None:
-    if stage.lora is None:
-        return
-    from peft import LoraConfig
-
-    allowed = {f.name for f in dataclasses.fields(LoraConfig) if f.init}
-    check_keys(stage.lora, allowed, join(key, "lora"), "LoraConfig")
-    check_value_types(LoraConfig, stage.lora, join(key, "lora"), lists=True)
-    check_limits(stage.lora, LORA_LIMITS, allowed, join(key, "lora"))
-    try:
-        lora_config(stage.lora)
-    except (ValueError, TypeError) as e:
-        raise ConfigError(join(key, "lora"), f"LoraConfig refuses these settings: {e}") from None
 
 
-def make_trainer_config(config_cls: type, stage: Stage, out_dir: Path, seed: int, **defaults):
-    """The TRL config: device-safe defaults, then the stage's defaults, then the recipe's `trainer:` block."""
-    args = {
-        "output_dir": str(out_dir),
-        "seed": seed,
-        "report_to": "none",
-        "save_strategy": "no",
-        "logging_steps": 10,
-        "disable_tqdm": True,
-        **device_defaults(stage.trainer),
-        **defaults,
-        **stage.trainer,
-    }
-    return config_cls(**args)
 
 
 # ---------------------------------------------------------------- callbacks
@@ -247,7 +170,7 @@ def make_trainer_config(config_cls: type, stage: Stage, out_dir: Path, seed: int
 
 class MetricsCallback(TrainerCallback):
     """Writes every trainer log to metrics.jsonl (split "train") and prints a one-line progress report; a loss
-    or gradient norm that is no longer finite stops the run (rlft.alarms.stop_if_diverged)."""
+    or gradient norm that is no longer finite stops the run (rlft.eval.alarms.stop_if_diverged)."""
 
     SHOWN = ("loss", "reward", "rewards/", "grad_norm", "learning_rate")
 
@@ -350,7 +273,7 @@ def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rew
     model, tokenizer, save_ref, peft = starting_model(ctx)
     args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **(config_defaults or {}))
     eval_rewards = rewards if rewards is not None else ctx.rewards()
-    dist.on_main(precheck.at_stage_start, ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
+    dist.on_main(at_stage_start, ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
     eval_cb = EvalCallback(ctx, tokenizer, held_out, eval_rewards) if ctx.stage.eval.every and held_out else None
     trainer = trainer_cls(
         model=model,
@@ -379,7 +302,7 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     if eval_cb is not None and dist.is_main() and last_eval != trainer.state.global_step and not eval_cb.kept:
         eval_cb.run(trainer.model, trainer.state.global_step)
     is_adapter = hasattr(trainer.model, "peft_config")
-    out = dist.save_trained(trainer, tokenizer, ctx.dir, save_ref, is_adapter)
+    out = save_trained(trainer, tokenizer, ctx.dir, save_ref, is_adapter)
     train = {k: v for k, v in metrics_cb.last.items()}
     train.update({"global_step": trainer.state.global_step, "train_loss": result.training_loss})
     summary = {"train": train, "timing": metrics_cb.timing, "output": out.__dict__}

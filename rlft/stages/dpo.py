@@ -11,7 +11,7 @@ dropped (they carry no preference).
 
 from __future__ import annotations
 
-from rlft.evaluate import generate, is_conversational, score_all
+from rlft.eval.evaluate import generate, is_conversational, score_all
 from rlft.models import load_model, load_tokenizer
 from rlft.stages.common import StageContext, run_trainer, source_ref
 

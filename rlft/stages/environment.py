@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from rlft.config import Stage
+from rlft.core.config import Stage
+from rlft.core.schema import ConfigError, join
 from rlft.envs import EnvSpec, resolve_env, summary
-from rlft.schema import ConfigError, join
 
 # Tool calls and their results count against `max_completion_length`. With the character-level tokenizer one
 # guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
@@ -61,7 +61,7 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
 def check_evaluation(stage: Stage, key: str) -> None:
     """An evaluation stage with `env:` plays held-out episodes: it needs some, and the single-reply options of
     `eval:` (verifier, pass@k, ...) and `rewards:` do not apply to it."""
-    from rlft.config import EvalSpec
+    from rlft.core.config import EvalSpec
 
     if stage.data is None and not stage.env.eval_size:
         raise ConfigError(join(key, "env.eval_size"), "an eval stage plays held-out episodes: must be > 0, got 0")
@@ -105,7 +105,7 @@ def trainer_defaults(stage: Stage, config_cls: type) -> dict:
 def evaluate(ctx, model, tokenizer, held_out, step: int) -> dict:
     """Play the held-out episodes (at most `eval.size`) greedily (rlft.envs.play); log them as split "eval"
     and return the metrics."""
-    from rlft import distributed as dist
+    from rlft.core import distributed as dist
     from rlft.envs.play import play
 
     if not dist.is_main():

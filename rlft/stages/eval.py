@@ -4,8 +4,8 @@ the task's), rewards, lengths, examples; on request format compliance, entropy, 
 
 from __future__ import annotations
 
-from rlft.evaluate import evaluate, reward_means
-from rlft.schema import ConfigError
+from rlft.core.schema import ConfigError
+from rlft.eval.evaluate import evaluate, reward_means
 from rlft.stages import environment
 from rlft.stages.common import StageContext, starting_model
 from rlft.stages.eval_extras import StageEval

@@ -10,7 +10,7 @@ measures the KL of the model it evaluates to the model that model's training sta
 from __future__ import annotations
 
 from rlft import rewards as rewards_lib
-from rlft.evaluate import EvalOptions
+from rlft.eval.evaluate import EvalOptions
 from rlft.models import ModelRef, load_model, path_ref
 
 

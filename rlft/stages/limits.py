@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 
-from rlft.schema import ConfigError, join
+from rlft.core.schema import ConfigError, join
 
 # field -> (lowest, lowest allowed itself?, highest or None, what the field is, for the message)
 TRAINER_LIMITS = {

@@ -1,4 +1,4 @@
-"""PPO with rlft's own trainer (`rlft.ppo`): the stage assembles rewards -> models (policy, reference and
+"""PPO with rlft's own trainer (`rlft.ppo.trainer`): the stage assembles rewards -> models (policy, reference and
 value on one LoRA base, or separate without LoRA) -> config -> train -> save the policy (and value)
 adapters in the ordinary peft format."""
 
@@ -8,11 +8,13 @@ import time
 
 import torch
 
-from rlft import precheck, recovery
-from rlft.alarms import stop_if_diverged
+from rlft.eval.alarms import stop_if_diverged
 from rlft.models import save_stage_model
-from rlft.ppo import Models, PPOConfig, train
-from rlft.stages.common import EvalCallback, StageContext, make_trainer_config, starting_model
+from rlft.ppo.trainer import Models, PPOConfig, train
+from rlft.stages import checkpoints
+from rlft.stages.common import EvalCallback, StageContext, starting_model
+from rlft.stages.precheck import at_stage_start
+from rlft.stages.trainer_config import make_trainer_config
 
 
 def config_class():
@@ -24,17 +26,17 @@ def run(ctx: StageContext):
     rewards = ctx.rewards()
     model, tokenizer, save_ref, peft = starting_model(ctx)
     cfg = make_trainer_config(PPOConfig, ctx.stage, ctx.dir / "trainer", ctx.seed)
-    if ctx.checkpoint is not None:  # resuming a killed run (rlft.recovery)
+    if ctx.checkpoint is not None:  # resuming a killed run (rlft.runner.recovery)
         cfg.resume_from_checkpoint = str(ctx.checkpoint)
     device = "cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu"
     model.to(device)
-    precheck.at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
+    at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
     models = Models(model, peft, cfg.value_lora_r, cfg.activation_checkpointing)
 
     eval_cb = EvalCallback(ctx, tokenizer, held_out, rewards) if ctx.stage.eval.every and held_out else None
     last: dict = dict(ctx.resume_state["last"]) if ctx.resume_state else {}
     if ctx.resume_state:
-        recovery.restore_eval(eval_cb, ctx.resume_state)
+        checkpoints.restore_eval(eval_cb, ctx.resume_state)
 
     def log(step, metrics):
         last.update(ctx.metrics.log(ctx.name, step, "train", metrics))
@@ -47,7 +49,7 @@ def run(ctx: StageContext):
             eval_cb.run(models.policy, step)
 
     def on_save(path, step):  # completes the checkpoint: a killed run can continue from here
-        recovery.save_state(path, step, recovery.stage_state(ctx, last, eval_cb, resumable=True))
+        checkpoints.save_state(path, step, checkpoints.stage_state(ctx, last, eval_cb, resumable=True))
 
     if eval_cb is not None and ctx.stage.eval.at_start and ctx.checkpoint is None:
         eval_cb.run(models.policy, 0)  # the starting model's baseline

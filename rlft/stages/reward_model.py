@@ -8,13 +8,14 @@ trained fully (peft's SEQ_CLS task). The stage always leaves a merged model fold
 
 from __future__ import annotations
 
-from rlft import distributed as dist
-from rlft import rm_report
+from rlft.core import distributed as dist
+from rlft.core.schema import ConfigError
+from rlft.core.tracking import write_json
 from rlft.models import ModelRef, load_model
-from rlft.rm import STATS_FILE, pairwise_report, score
-from rlft.schema import ConfigError
-from rlft.stages.common import StageContext, make_trainer_config, starting_model, train_and_save
-from rlft.tracking import write_json
+from rlft.rm import report as rm_report
+from rlft.rm.score import STATS_FILE, pairwise_report, score
+from rlft.stages.common import StageContext, starting_model, train_and_save
+from rlft.stages.trainer_config import make_trainer_config
 
 
 def config_class():

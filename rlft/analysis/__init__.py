@@ -1,0 +1,1 @@
+"""Comparing runs over seeds: statistics, AdaStop and the comparison report."""

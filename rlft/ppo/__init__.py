@@ -1,0 +1,1 @@
+"""rlft's own PPO: the math as pure functions (core) and the training loop (trainer)."""

@@ -1,0 +1,1 @@
+"""Reward models: scoring with a trained one, its quality report, and cached definitions."""

@@ -1,0 +1,1 @@
+"""Running recipes: loading with cross-checks, the pipeline, resume, reports, seed sweeps."""

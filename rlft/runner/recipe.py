@@ -1,0 +1,151 @@
+"""Loading a recipe: its fields are built and checked by rlft.core.config; here come the checks that need the
+registries (algorithms, tasks, rewards, reward models) and the TRL/peft config classes, so that `load_recipe`
+(and `rlft validate`) refuse what a run would refuse, before anything trains. Reward-model definitions
+(`reward_models/<name>.yaml`) load here too: a definition is a one-stage recipe checked the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rlft import data, rewards
+from rlft.core import userpaths
+from rlft.core.config import Recipe, RewardSpec, parse_recipe
+from rlft.core.paths import beside, packaged, rewrite
+from rlft.core.recipe_text import read_yaml
+from rlft.core.schema import ConfigError, join, suggest
+from rlft.rm import score as rm
+from rlft.stages import ALGORITHMS, Algorithm
+from rlft.stages.validate import check_stage
+
+DEFINITIONS_DIR = Path("reward_models")
+DEFINITION_STAGE = "rm"  # the one stage of a reward-model definition
+
+
+def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str] | None = None) -> Recipe:
+    """Load, override and fully validate a recipe; raises ConfigError naming the file and dotted key."""
+    return parse_recipe(source, overrides, check=check_recipe)
+
+
+def rule_reward(spec: RewardSpec | None, key: str) -> None:
+    """Verifiers and format judges are rule rewards: a reward model cannot decide `accuracy`."""
+    if spec is not None and rm.is_reward_model(spec):
+        raise ConfigError(join(key, "name"), "must be a rule reward, not a reward model")
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """The checks that need the registries (algorithms, tasks, rewards) and the TRL/peft config classes."""
+    if recipe.data is not None:
+        rule_reward(recipe.data.verifier, "data.verifier")
+    seen: dict[str, Algorithm] = {}  # earlier stages
+    for name, stage in recipe.stages.items():
+        key = join("stages", name)
+        algo = ALGORITHMS.get(stage.algorithm)
+        if algo is None:
+            raise ConfigError(
+                join(key, "algorithm"),
+                f"unknown algorithm '{stage.algorithm}'{suggest(stage.algorithm, ALGORITHMS)}; "
+                f"allowed: {', '.join(ALGORITHMS)}",
+            )
+        if stage.data is not None:
+            rule_reward(stage.data.verifier, join(key, "data.verifier"))
+        for judge in ("verifier", "format"):
+            rule_reward(getattr(stage.eval, judge), join(key, f"eval.{judge}"))
+        if stage.model.from_stage is not None and stage.model.from_stage not in seen:
+            where = f"earlier stages: {', '.join(seen)}" if seen else "it is the first stage"
+            raise ConfigError(
+                join(key, "model.from_stage"), f"'{stage.model.from_stage}' names no earlier stage ({where})"
+            )
+        check_stage(algo, stage, key, recipe)
+        source = seen.get(str(stage.model.from_stage))
+        if stage.eval.kl and not algo.trains and not (source is not None and source.trains):
+            raise ConfigError(join(key, "eval.kl"), "in an eval stage needs model.from_stage naming a training stage "
+                              "(KL is measured to the model that stage started from)")
+        reads_data = algo.uses_data and not recipe.rows_from_env(name)  # environments generate their own rows
+        if reads_data:
+            data_key = join(key, "data") if stage.data else "data"
+            spec = recipe.stage_data(name)
+            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains)
+            # policy_pairs in the recipe's shared data applies to the stages that can use it; in a stage's own
+            # data it must belong to such a stage
+            if stage.data and stage.data.policy_pairs and not algo.policy_pairs:
+                raise ConfigError(join(data_key, "policy_pairs"), f"applies to "
+                                  f"{', '.join(a.name for a in ALGORITHMS.values() if a.policy_pairs)} stages, "
+                                  f"not '{stage.algorithm}'")  # fmt: skip
+            if algo.policy_pairs and spec.policy_pairs and not stage.rewards:
+                raise ConfigError(join(key, "rewards"), "policy_pairs ranks samples with the stage's rewards: add some")
+        names: dict[str, str] = {}  # rewards/<name>/mean must not be shared by two rewards of a stage
+        used = []  # (key, name, reward) of the rule rewards, checked against the columns of the data below
+        for i, spec_i in enumerate(stage.rewards):
+            at = join(join(key, "rewards"), i)
+            if rm.is_reward_model(spec_i):
+                rm.check_spec(spec_i.kwargs, at, [n for n, a in seen.items() if a.head == "reward"])
+                if "definition" in spec_i.kwargs:
+                    load_definition(spec_i.kwargs["definition"], recipe.seed, join(at, "kwargs.definition"))
+                rewards.check_timeout(spec_i, at)
+                rewards.claim(names, rm.NAME, join(at, "name"), f"'{rm.NAME}'")
+            else:
+                used.append((at, spec_i.name, rewards.check(spec_i, at, names)))
+        judges = {}  # the verifier in effect (eval.verifier, else data.verifier, else the task's) and eval.format
+        if reads_data and (spec.verifier is not None or spec.task is not None):
+            at = join(data_key, "verifier" if spec.verifier is not None else "task")
+            verifier = data.verifier_spec(spec)
+            judges["verifier"] = (at, verifier.name, rewards.check(verifier, at, timed=False))
+        for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
+            if (judge_spec := getattr(stage.eval, judge)) is not None:
+                at = join(key, f"eval.{judge}")
+                judges[judge] = (at, judge_spec.name, rewards.check(judge_spec, at, timed=False))
+        if reads_data:
+            data.check_stage_reads(columns, used, list(judges.values()), evaluates=not algo.trains or
+                                   bool(stage.eval.every), trains=algo.needs_rewards or bool(spec.policy_pairs))
+        seen[name] = algo
+
+
+# ---------------------------------------------------------------- reward-model definitions
+
+
+def definition_path(name: str) -> Path:
+    """`arithmetic_bt` -> reward_models/arithmetic_bt.yaml in the working directory, else rlft's own
+    reward_models/ (rlft.core.paths.packaged); a path to a .yaml file is taken as is (in a recipe file it is
+    relative to the recipe, rlft.core.paths)."""
+    if name.endswith((".yaml", ".yml")):
+        return Path(name)
+    local = DEFINITIONS_DIR / f"{name}.yaml"
+    shipped = [folder / f"{name}.yaml" for folder in packaged("reward_models")]
+    return next((p for p in [local, *shipped] if p.is_file()), local)
+
+
+def load_definition(name: str, seed: int, key: str = "") -> Recipe:
+    """A reward-model definition as a validated one-stage Recipe; errors name the definition file and its key
+    (`key`: where the recipe names the definition, for a file that is missing or cannot be read).
+
+    A definition holds what a `reward_model` stage holds (model, data, lora, trainer, eval) plus a description;
+    rlft.runner.pipeline.trained_path trains it once and caches it."""
+    path = definition_path(name)
+    if not path.is_file() and userpaths.missing(path) == "does not exist":
+        known = sorted({p.stem for d in [DEFINITIONS_DIR, *packaged("reward_models")] for p in d.glob("*.yaml")})
+        raise ConfigError(key, f"reward model definition '{path}' does not exist (known: {', '.join(known) or 'none'})")
+    userpaths.check_file(path, key, "reward model definition", "give a .yaml file")
+    raw = read_yaml(path)
+    description, rows = raw.pop("description", ""), raw.pop("data", None)
+    recipe = {"name": f"rm-{path.stem}", "description": description, "seed": seed, "data": rows,
+              "stages": {DEFINITION_STAGE: {"algorithm": "reward_model", **raw}}}  # fmt: skip
+    try:
+        return load_recipe(rewrite(recipe, beside(path.parent)))  # its paths are relative to the definition file
+    except ConfigError as e:
+        key = e.key.removeprefix(f"stages.{DEFINITION_STAGE}.").removeprefix(f"stages.{DEFINITION_STAGE}")
+        raise ConfigError(key, e.message, str(path)) from None
+
+
+def recipe_rows(recipe: str, stage: str | None = None, n: int = 32) -> list[dict]:
+    """The first n training rows (as dicts) of a recipe stage's data; by default the first stage that has
+    rewards."""
+    loaded = load_recipe(recipe)
+    if stage is None:
+        stage = next((name for name, s in loaded.stages.items() if s.rewards), next(iter(loaded.stages)))
+    elif stage not in loaded.stages:
+        raise ConfigError("stage", f"recipe '{recipe}' has no stage '{stage}'; stages: {', '.join(loaded.stages)}")
+    key = f"stages.{stage}.data" if loaded.stages[stage].data else "data"
+    train, _ = data.load_splits(loaded.stage_data(stage), loaded.seed, key, "prompt")
+    return train.select(range(min(n, len(train)))).to_list()
+
