@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 
 from rlft.core.schema import positive
-from rlft.eval.evaluate import is_conversational, mean, prompt_texts, score_all
+from rlft.eval.evaluate import as_completions, mean, prompt_texts, score_all
 from rlft.ppo.core import (
     AdaptiveKL,
     completion_mask,
@@ -196,10 +196,15 @@ def load_checkpoint(path: Path, models: Models, optimizer, scheduler, gen) -> tu
     return state["step"], state["kl_coef"], state["history"]
 
 
+def log_window(log, window: list[dict], step: int) -> None:
+    """Log the mean of each metric over the steps since the last log line (None, a reward never applied, left out)."""
+    log(step, {k: mean([h[k] for h in window]) for k in window[-1]})
+
+
 def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None, on_save=None) -> int:
     """Run PPO for cfg.max_steps iterations; `log(step, metrics)` records metrics, `on_step(step)` runs
-    after each iteration (held-out evaluation), `on_save(path, step)` after each checkpoint is written.
-    Returns the number of steps done."""
+    after each iteration (held-out evaluation) and returns True to stop training there (a target accuracy is
+    reached), `on_save(path, step)` runs after each checkpoint is written. Returns the number of steps done."""
     params = models.parameters()
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
     updates = cfg.max_steps * cfg.num_ppo_epochs * cfg.num_mini_batches
@@ -233,8 +238,7 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         mask = completion_mask(completion, tokenizer.eos_token_id, tokenizer.pad_token_id)
         attn = torch.cat([enc["attention_mask"], mask.long()], dim=1)
         texts = tokenizer.batch_decode(completion, skip_special_tokens=True)
-        completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t
-                       for p, t in zip(prompts, texts)]  # fmt: skip
+        completions = as_completions(prompts, texts)
 
         # 2. score: weighted sum of the stage's rewards at the last token
         columns = {c: batch[c] for c in batch.column_names if c != "prompt"}
@@ -306,10 +310,11 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
             **per_fn,
         })  # fmt: skip
         if step % cfg.logging_steps == 0 or step == cfg.max_steps:
-            window = history[-cfg.logging_steps :]
-            log(step, {k: mean([h[k] for h in window]) for k in window[-1]})  # None (reward never applied) left out
-        if on_step is not None:
-            on_step(step)
+            log_window(log, history[-cfg.logging_steps :], step)
+        if on_step is not None and on_step(step):
+            if step % cfg.logging_steps:  # the steps since the last log line, as at max_steps
+                log_window(log, history[-(step % cfg.logging_steps) :], step)
+            return step
         if cfg.save_strategy == "steps" and step % cfg.save_steps == 0:  # after on_step: the step is whole
             path = Path(cfg.output_dir) / f"checkpoint-{step}"
             save_checkpoint(path, step, models, optimizer, scheduler, gen, kl_coef, history[-cfg.logging_steps :])

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlft.eval.evaluate import generate, is_conversational
+from rlft.eval.evaluate import as_completions, generate
 from rlft.rm.score import score
 
 
 def length_bias(model, tokenizer, prompts: list, answers: list[str]) -> float:
     """Fraction of prompts where the RM scores `the answer is A` above the bare `A` (both correct):
     0.5 means no preference for length, 1.0 that longer always wins."""
-    short = [[{"role": "assistant", "content": a}] if is_conversational(p) else a for p, a in zip(prompts, answers)]
-    long = [[{"role": "assistant", "content": f"the answer is {a}"}] if is_conversational(p) else f"the answer is {a}"
-            for p, a in zip(prompts, answers)]  # fmt: skip
+    short = as_completions(prompts, answers)
+    long = as_completions(prompts, [f"the answer is {a}" for a in answers])
     s_short, s_long = score(model, tokenizer, prompts, short), score(model, tokenizer, prompts, long)
     return sum(b > a for a, b in zip(s_short, s_long)) / len(prompts)
 
@@ -44,8 +43,7 @@ def verifier_agreement(rm, tokenizer, policy, verifier, held_out, n: int = 4, ma
     prompts = held_out["prompt"]
     texts, _, _ = generate(policy, tokenizer, prompts, max_new_tokens, batch_size=64, num_samples=n, temperature=1.0)
     rep_prompts = [p for p in prompts for _ in range(n)]
-    completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t
-                   for p, t in zip(rep_prompts, texts)]  # fmt: skip
+    completions = as_completions(rep_prompts, texts)
     columns = {c: [v for v in held_out[c] for _ in range(n)] for c in held_out.column_names if c != "prompt"}
     verdicts = verifier(completions, prompts=rep_prompts, **columns)
     scores = score(rm, tokenizer, rep_prompts, completions)

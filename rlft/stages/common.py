@@ -17,14 +17,14 @@ from rlft.core.schema import ConfigError, join
 from rlft.core.tracking import TIMING_KEYS, MetricsLog
 from rlft.data import conversational, load_splits, verifier_spec
 from rlft.eval.alarms import divergence, stop_if_diverged
-from rlft.eval.evaluate import evaluate, reward_means
-from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config, path_ref
+from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config
 from rlft.rm import score as rm
-from rlft.stages import early_stop
 from rlft.stages.checkpoints import CheckpointCallback
 from rlft.stages.distributed import save_trained
-from rlft.stages.eval_extras import StageEval
+from rlft.stages.eval_extras import start_ref
+from rlft.stages.heldout import EvalCallback, generation_eval
 from rlft.stages.precheck import at_stage_start
+from rlft.stages.result import StageResult
 from rlft.stages.trainer_config import make_trainer_config
 
 
@@ -110,13 +110,9 @@ class StageContext:
 def source_ref(ctx: StageContext) -> ModelRef:
     """The on-disk model a stage starts from; a tiny spec is built and saved first, so that every model
     is then loaded through from_pretrained."""
-    spec = ctx.stage.model
-    if spec.from_stage is not None:
-        return ctx.outputs[spec.from_stage]
-    if spec.tiny is not None:
-        path = dist.on_main(build_tiny_model, spec.tiny, ctx.dir / "init", ctx.seed)  # the others wait for it
-        return ModelRef(base=str(path), tokenizer=str(path))
-    return path_ref(spec.path, spec.tokenizer, f"{ctx.key}.model.path")  # a folder, a hub id or a run's stage
+    if ctx.stage.model.tiny is not None:
+        dist.on_main(build_tiny_model, ctx.stage.model.tiny, ctx.dir / "init", ctx.seed)  # the others wait for it
+    return start_ref(ctx.recipe, ctx.outputs, ctx.run_dir, ctx.name)  # a folder, a hub id or a run's stage
 
 
 def starting_model(ctx: StageContext, head: str = "causal"):
@@ -197,84 +193,17 @@ class MetricsCallback(TrainerCallback):
             self.ctx.echo(f"  [{self.ctx.name}] step {state.global_step}/{state.max_steps} " + " ".join(shown))
 
 
-class EvalCallback(TrainerCallback):
-    """Greedy held-out evaluation every `eval.every` steps (split "eval"); stops training once
-    `eval.stop_at_accuracy` is reached, so a warm-up ends on a measured skill rather than a step count."""
-
-    def __init__(self, ctx: StageContext, tokenizer, dataset, rewards):
-        self.ctx, self.tokenizer, self.rewards = ctx, tokenizer, rewards
-        spec = ctx.stage.eval
-        self.spec = spec
-        self.dataset = dataset.select(range(min(spec.size or len(dataset), len(dataset))))
-        self.verifier = ctx.verifier()
-        self.extras = StageEval(ctx)  # format, pass@k, entropy, KL: as the eval block asks
-        self.history: list[dict] = []
-        self.stopped_at: int | None = None
-        self.below: early_stop.Snapshot | None = None  # the last model evaluated below stop_at_accuracy
-        self.kept: dict | None = None  # which model the stop kept, when stop_keep may pick an earlier one
-
-    def run(self, model, step: int) -> dict:
-        metrics, examples = evaluate(
-            model, self.tokenizer, self.dataset, self.verifier, self.rewards,
-            self.spec.max_new_tokens, self.spec.batch_size, self.spec.num_examples, self.extras.options(model),
-        )  # fmt: skip
-        self.ctx.metrics.log(self.ctx.name, step, "eval", metrics)
-        self.history.append({"step": step, **metrics})
-        self.examples = examples
-        acc = metrics.get("accuracy")
-        self.ctx.echo(f"  [{self.ctx.name}] step {step} eval accuracy={acc if acc is None else round(acc, 4)} "
-                      f"({self.ctx.verifier_name}){reward_means(metrics)}")
-        return metrics
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if self.spec.at_start and state.is_world_process_zero and state.global_step == 0:
-            metrics = self.run(model, 0)  # the starting model's baseline
-            if self.spec.stop_keep != "reached" and (metrics.get("accuracy") or 0.0) < self.spec.stop_at_accuracy:
-                self.below = early_stop.Snapshot(model, 0, metrics)
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.spec.every:
-            return
-        stop = False
-        if state.is_world_process_zero:
-            metrics = self.run(model, state.global_step)
-            target = self.spec.stop_at_accuracy
-            if target is not None and (metrics.get("accuracy") or 0.0) >= target:
-                self.ctx.echo(f"  [{self.ctx.name}] accuracy {metrics['accuracy']:.3f} >= {target}: stopping")
-                self.keep(model, state.global_step, metrics)
-                stop = True
-            elif target is not None and self.spec.stop_keep != "reached":
-                self.below = early_stop.Snapshot(model, state.global_step, metrics)
-        if dist.broadcast(stop):  # rank 0 evaluated; in a multi-process run every rank stops at this step
-            self.stopped_at = state.global_step
-            control.should_training_stop = True
-
-
-    def keep(self, model, step: int, metrics: dict) -> None:
-        """On stopping: put back the last model below the target when `eval.stop_keep` prefers it."""
-        if self.spec.stop_keep == "reached":
-            return
-        below = self.below.metrics.get("accuracy") if self.below is not None else None
-        choice = early_stop.choose(self.spec.stop_keep, self.spec.stop_at_accuracy, metrics["accuracy"], below)
-        kept = self.below if choice == "below" else None
-        if kept is not None:
-            kept.restore(model)
-        step_kept, accuracy = (kept.step, below) if kept else (step, metrics["accuracy"])
-        self.kept = {"rule": self.spec.stop_keep, "step": step_kept, "accuracy": accuracy,
-                     "eval": kept.metrics if kept else metrics}  # fmt: skip
-        self.ctx.echo(f"  [{self.ctx.name}] keeping the step-{step_kept} model (accuracy {accuracy:.3f}; "
-                      f"stop_keep: {self.spec.stop_keep})")
 
 
 def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rewards=None, config_defaults=None,
                 **trainer_kwargs):
     """The one training path every TRL-backed stage shares: model -> TRL config -> trainer (public
-    constructor arguments only) -> train -> save. Returns (output ref, stage summary)."""
+    constructor arguments only) -> train -> save. Returns the stage's result."""
     model, tokenizer, save_ref, peft = starting_model(ctx)
     args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **(config_defaults or {}))
     eval_rewards = rewards if rewards is not None else ctx.rewards()
     dist.on_main(at_stage_start, ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
-    eval_cb = EvalCallback(ctx, tokenizer, held_out, eval_rewards) if ctx.stage.eval.every and held_out else None
+    eval_cb = generation_eval(ctx, tokenizer, held_out, eval_rewards)
     trainer = trainer_cls(
         model=model,
         args=args,
@@ -287,9 +216,10 @@ def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rew
     return train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb)
 
 
-def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None):
-    """Train (continuing from `ctx.checkpoint` when resuming), save the model (or adapter), and return
-    (output ref, stage summary)."""
+def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None,
+                   final_eval: bool = True):
+    """Train (continuing from `ctx.checkpoint` when resuming), save the model (or adapter), and return the
+    stage's result. `final_eval=False`: the stage evaluates its final model itself (a reward model's report)."""
     from transformers.trainer_callback import PrinterCallback
 
     dist.check_trainer(trainer.args, ctx.key)  # several processes: the trainer must sync them
@@ -298,21 +228,11 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
     trainer.add_callback(metrics_cb)
     trainer.add_callback(CheckpointCallback(ctx, trainer, metrics_cb, eval_cb, ctx.resume_state))
     result = trainer.train(resume_from_checkpoint=str(ctx.checkpoint) if ctx.checkpoint else None)
-    last_eval = eval_cb.history[-1]["step"] if eval_cb is not None and eval_cb.history else None
-    if eval_cb is not None and dist.is_main() and last_eval != trainer.state.global_step and not eval_cb.kept:
-        eval_cb.run(trainer.model, trainer.state.global_step)
+    if eval_cb is not None and final_eval:
+        eval_cb.finish(trainer.model, trainer.state.global_step)
     is_adapter = hasattr(trainer.model, "peft_config")
     out = save_trained(trainer, tokenizer, ctx.dir, save_ref, is_adapter)
     train = {k: v for k, v in metrics_cb.last.items()}
     train.update({"global_step": trainer.state.global_step, "train_loss": result.training_loss})
-    summary = {"train": train, "timing": metrics_cb.timing, "output": out.__dict__}
-    if eval_cb is not None and eval_cb.history:
-        kept = eval_cb.kept  # the model saved is the one kept: its evaluation is the stage's result
-        last = {"step": kept["step"], **kept["eval"]} if kept else eval_cb.history[-1]
-        summary["eval"] = {**last, "verifier": ctx.verifier_name}  # which reward judged accuracy
-        summary["eval_history"] = eval_cb.history
-        summary["examples"] = eval_cb.examples
-        summary["stopped_at_accuracy_step"] = eval_cb.stopped_at
-        if kept:
-            summary["stop_kept"] = {k: v for k, v in kept.items() if k != "eval"}
-    return out, summary
+    done = StageResult(out, train=train, timing=metrics_cb.timing)
+    return eval_cb.record(done) if eval_cb is not None else done

@@ -11,7 +11,7 @@ dropped (they carry no preference).
 
 from __future__ import annotations
 
-from rlft.eval.evaluate import generate, is_conversational, score_all
+from rlft.eval.evaluate import as_completions, generate, score_all
 from rlft.models import load_model, load_tokenizer
 from rlft.stages.common import StageContext, run_trainer, source_ref
 
@@ -51,8 +51,7 @@ def policy_pairs(ctx: StageContext, train, n: int):
     texts, _, _ = generate(model, tokenizer, prompts, ctx.stage.eval.max_new_tokens, batch_size=256,
                            num_samples=n, temperature=1.0)  # fmt: skip
     repeated = [p for p in prompts for _ in range(n)]
-    completions = [[{"role": "assistant", "content": t}] if is_conversational(p) else t
-                   for p, t in zip(repeated, texts)]  # fmt: skip
+    completions = as_completions(repeated, texts)
     columns = {c: [v for v in train[c] for _ in range(n)] for c in train.column_names if c != "prompt"}
     totals, _ = score_all(ctx.rewards(), completions, prompts=repeated, **columns)
     rows = best_worst(prompts, completions, totals, n)

@@ -9,6 +9,7 @@ from rlft.eval.evaluate import evaluate, reward_means
 from rlft.stages import environment
 from rlft.stages.common import StageContext, starting_model
 from rlft.stages.eval_extras import StageEval
+from rlft.stages.result import StageResult
 
 
 def run(ctx: StageContext):
@@ -18,7 +19,7 @@ def run(ctx: StageContext):
         raise ConfigError(f"{ctx.key}.data", "an eval stage needs held-out data (data.eval_path or data.eval_size)")
     if ctx.stage.env is not None:  # multi-turn: play the held-out episodes
         model, tokenizer, ref, _ = starting_model(ctx)
-        return ref, {"episodes": environment.evaluate(ctx, model, tokenizer, held_out, 0)}
+        return StageResult(ref, extra={"episodes": environment.evaluate(ctx, model, tokenizer, held_out, 0)})
     held_out = held_out.select(range(min(spec.size or len(held_out), len(held_out))))
     model, tokenizer, ref, _ = starting_model(ctx)
     metrics, examples = evaluate(
@@ -30,4 +31,4 @@ def run(ctx: StageContext):
     extra = "".join(f" {k}={metrics[k]:.4g}" for k in shown if metrics.get(k) is not None)
     ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts "
              f"(verifier {ctx.verifier_name}){extra}{reward_means(metrics)}")
-    return ref, {"eval": {**metrics, "verifier": ctx.verifier_name}, "examples": examples}
+    return StageResult(ref, eval={**metrics, "verifier": ctx.verifier_name}, examples=examples)

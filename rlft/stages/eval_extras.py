@@ -12,24 +12,26 @@ from __future__ import annotations
 from rlft import rewards as rewards_lib
 from rlft.eval.evaluate import EvalOptions
 from rlft.models import ModelRef, load_model, path_ref
+from rlft.stages import ALGORITHMS
 
 
 def start_ref(recipe, outputs: dict[str, ModelRef], run_dir, name: str) -> ModelRef:
-    """The on-disk model stage `name` started from (a tiny model's saved init, not a rebuilt one)."""
+    """The on-disk model stage `name` starts from: an earlier stage's output, a tiny model's saved init (built by
+    rlft.stages.common.source_ref), or a folder, hub id or a run's stage folder."""
     spec = recipe.stages[name].model
     if spec.from_stage is not None:
         return outputs[spec.from_stage]
     if spec.tiny is not None:
         path = str(run_dir / name / "init")
         return ModelRef(base=path, tokenizer=path)
-    return path_ref(spec.path, spec.tokenizer)
+    return path_ref(spec.path, spec.tokenizer, f"stages.{name}.model.path")
 
 
 def reference_ref(ctx) -> ModelRef:
     """What `kl` compares with: the stage's own starting model, or, for an `eval` stage, the starting model
-    of the training stage it evaluates (config.check_recipe makes sure there is one)."""
+    of the training stage it evaluates (rlft.runner.recipe.check_recipe makes sure there is one)."""
     name = ctx.name
-    if ctx.stage.algorithm == "eval":
+    if not ALGORITHMS[ctx.stage.algorithm].trains:
         name = ctx.stage.model.from_stage
     return start_ref(ctx.recipe, ctx.outputs, ctx.run_dir, name)
 

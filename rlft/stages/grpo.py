@@ -30,7 +30,7 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
     if ctx.stage.env is not None:  # TRL runs the episodes and adds get_reward() as one more reward, weight 1
         defaults.update(environment.trainer_defaults(ctx.stage, config_cls))
         extra["environment_factory"] = environment.spec(ctx.stage).factory()
-    out, summary = run_trainer(
+    result = run_trainer(
         ctx,
         trainer_cls or GRPOTrainer,
         config_cls,
@@ -44,6 +44,7 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
     if ctx.stage.env is not None and held_out is not None:
         from rlft.models import load_model, load_tokenizer
 
+        out = result.output
         model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
-        summary["episodes"] = environment.evaluate(ctx, model, tokenizer, held_out, summary["train"]["global_step"])
-    return out, summary
+        result.extra["episodes"] = environment.evaluate(ctx, model, tokenizer, held_out, result.train["global_step"])
+    return result

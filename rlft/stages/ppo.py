@@ -12,8 +12,10 @@ from rlft.eval.alarms import stop_if_diverged
 from rlft.models import save_stage_model
 from rlft.ppo.trainer import Models, PPOConfig, train
 from rlft.stages import checkpoints
-from rlft.stages.common import EvalCallback, StageContext, starting_model
+from rlft.stages.common import StageContext, starting_model
+from rlft.stages.heldout import generation_eval
 from rlft.stages.precheck import at_stage_start
+from rlft.stages.result import StageResult
 from rlft.stages.trainer_config import make_trainer_config
 
 
@@ -33,7 +35,7 @@ def run(ctx: StageContext):
     at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
     models = Models(model, peft, cfg.value_lora_r, cfg.activation_checkpointing)
 
-    eval_cb = EvalCallback(ctx, tokenizer, held_out, rewards) if ctx.stage.eval.every and held_out else None
+    eval_cb = generation_eval(ctx, tokenizer, held_out, rewards)
     last: dict = dict(ctx.resume_state["last"]) if ctx.resume_state else {}
     if ctx.resume_state:
         checkpoints.restore_eval(eval_cb, ctx.resume_state)
@@ -44,32 +46,26 @@ def run(ctx: StageContext):
         shown = " ".join(f"{k}={metrics[k]:.4g}" for k in ("objective/scores", "objective/kl", "loss/value_avg"))
         ctx.echo(f"  [{ctx.name}] step {step}/{cfg.max_steps} {shown}")
 
-    def on_step(step):
-        if eval_cb is not None and step % ctx.stage.eval.every == 0:
-            eval_cb.run(models.policy, step)
+    def on_step(step) -> bool:  # True: eval.stop_at_accuracy is reached, training stops
+        return eval_cb is not None and eval_cb.at_step(models.policy, step)
 
     def on_save(path, step):  # completes the checkpoint: a killed run can continue from here
         checkpoints.save_state(path, step, checkpoints.stage_state(ctx, last, eval_cb, resumable=True))
 
-    if eval_cb is not None and ctx.stage.eval.at_start and ctx.checkpoint is None:
-        eval_cb.run(models.policy, 0)  # the starting model's baseline
+    if eval_cb is not None and ctx.checkpoint is None:
+        eval_cb.at_start(models.policy)  # with eval.at_start: the starting model's baseline
     start = time.perf_counter()
     steps = train(models, tokenizer, train_rows, rewards, cfg, log, on_step, on_save)
     wall = time.perf_counter() - start
 
+    if eval_cb is not None:
+        eval_cb.finish(models.policy, steps)
     out = save_stage_model(models.policy, tokenizer, ctx.dir, save_ref, is_adapter=models.lora)
     if models.lora:
         models.policy.save_pretrained(ctx.dir / "value", selected_adapters=["value"])
     torch.save(models.value_head.state_dict(), ctx.dir / "value_head.pt")
 
-    summary = {
-        "train": {k: v for k, v in last.items() if k not in ("stage", "step", "split")} | {"global_step": steps},
-        "timing": {"train_runtime": wall, "eps": steps * cfg.per_device_train_batch_size / wall},
-        "output": out.__dict__,
-    }
-    if eval_cb is not None:
-        if not eval_cb.history or eval_cb.history[-1]["step"] != steps:
-            eval_cb.run(models.policy, steps)
-        summary.update(eval={**eval_cb.history[-1], "verifier": ctx.verifier_name}, eval_history=eval_cb.history,
-                       examples=eval_cb.examples)
-    return out, summary
+    train_metrics = {k: v for k, v in last.items() if k not in ("stage", "step", "split")} | {"global_step": steps}
+    timing = {"train_runtime": wall, "eps": steps * cfg.per_device_train_batch_size / wall}
+    result = StageResult(out, train=train_metrics, timing=timing)
+    return eval_cb.record(result) if eval_cb is not None else result

@@ -15,6 +15,8 @@ from rlft.models import ModelRef, load_model
 from rlft.rm import report as rm_report
 from rlft.rm.score import STATS_FILE, pairwise_report, score
 from rlft.stages.common import StageContext, starting_model, train_and_save
+from rlft.stages.heldout import EvalCallback
+from rlft.stages.result import StageResult
 from rlft.stages.trainer_config import make_trainer_config
 
 
@@ -30,28 +32,42 @@ def run(ctx: StageContext):
     train, held_out = ctx.data()
     model, tokenizer, save_ref, peft = starting_model(ctx, head="reward")
     args = make_trainer_config(config_class(), ctx.stage, ctx.dir / "trainer", ctx.seed)
-    trainer = RewardTrainer(
-        model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=peft
-    )
-    _, summary = train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb=None)
-    return dist.on_main(finish, ctx, trainer, tokenizer, held_out, save_ref, summary)  # rank 0 scores and saves
+    eval_cb = pairwise_eval(ctx, tokenizer, held_out)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=peft,
+                            callbacks=[eval_cb] if eval_cb else None)  # fmt: skip
+    result = train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb, final_eval=False)  # the report is final
+    return dist.on_main(finish, ctx, trainer, tokenizer, held_out, save_ref, result)  # rank 0 scores and saves
 
 
-def finish(ctx: StageContext, trainer, tokenizer, held_out, save_ref: ModelRef, summary: dict):
-    """The merged reward model (for a LoRA stage) and its held-out quality report."""
+def pairwise_eval(ctx: StageContext, tokenizer, held_out) -> EvalCallback | None:
+    """Pairwise accuracy on held-out pairs every `eval.every` steps (the first `eval.size`); it is the accuracy
+    `eval.stop_at_accuracy` stops at. None when the stage does not evaluate while training."""
+    spec = ctx.stage.eval
+    if not spec.every or held_out is None or "chosen" not in held_out.column_names:
+        return None
+    rows = held_out.select(range(min(spec.size or len(held_out), len(held_out))))
+
+    def measure(model):
+        chosen = score(model, tokenizer, rows["prompt"], rows["chosen"])
+        return pairwise_report(chosen, score(model, tokenizer, rows["prompt"], rows["rejected"])), None
+
+    return EvalCallback(ctx, measure, accuracy="pairwise_accuracy", judge="held-out pairs")
+
+
+def finish(ctx: StageContext, trainer, tokenizer, held_out, save_ref: ModelRef, result: StageResult):
+    """The merged reward model (for a LoRA stage) and its held-out quality report, which is the stage's `eval`."""
     model = trainer.model.merge_and_unload() if hasattr(trainer.model, "peft_config") else trainer.model
     merged = ctx.dir / "model"
     if not merged.exists():  # a LoRA stage saved only its adapter: add the merged reward model
         model.save_pretrained(merged)
         tokenizer.save_pretrained(merged)
-    out = ModelRef(base=str(merged), tokenizer=str(merged))
-    summary["output"] = out.__dict__
+    result.output = ModelRef(base=str(merged), tokenizer=str(merged))
 
     if held_out is not None and "chosen" in held_out.column_names:
         report = quality_report(ctx, model, tokenizer, held_out, save_ref)
         ctx.metrics.log(ctx.name, trainer.state.global_step, "eval", report)
         write_json(ctx.dir / STATS_FILE, report)
-        summary["eval"] = report
+        result.eval = report
         ctx.echo(f"  [{ctx.name}] held-out pairwise accuracy={report['pairwise_accuracy']:.3f} "
                  f"on {report['num_pairs']} pairs, length bias={report.get('length_bias')}, "
                  f"verifier agreement={report.get('probe/verifier_agreement')}")  # fmt: skip
@@ -62,7 +78,7 @@ def finish(ctx: StageContext, trainer, tokenizer, held_out, save_ref: ModelRef, 
                 f"the reward model reached pairwise accuracy {report['pairwise_accuracy']:.3f} < {required} on "
                 f"held-out pairs; train longer or change the data before using it for RL",
             )
-    return out, summary
+    return result
 
 
 def quality_report(ctx: StageContext, model, tokenizer, held_out, source: ModelRef) -> dict:

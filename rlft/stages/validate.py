@@ -10,6 +10,9 @@ from rlft.stages import ALGORITHMS, Algorithm, environment, having
 from rlft.stages.builds import check_model
 from rlft.stages.trainer_config import check_lora, check_trainer
 
+# eval: keys that only generation reads; a reward model's evaluation ignores them, so they are refused there
+GENERATION_ONLY = ("format", "num_samples", "pass_k", "temperature", "entropy", "kl", "num_examples", "batch_size")
+
 
 def check_stage(algo: Algorithm, stage: Stage, key: str, recipe) -> None:
     """Field-level checks that depend on the algorithm (runs the TRL/peft config constructors and builds
@@ -36,6 +39,11 @@ def check_stage(algo: Algorithm, stage: Stage, key: str, recipe) -> None:
     if not algo.trains:
         check_model(recipe, stage, key, algo.trains, algo.head)
         return
+    if algo.head == "reward":  # measured on held-out pairs (rlft.stages.reward_model), never by generating
+        for name in GENERATION_ONLY:
+            if getattr(stage.eval, name) != getattr(EvalSpec(), name):
+                raise ConfigError(join(key, f"eval.{name}"), f"applies to stages that generate; a "
+                                  f"'{algo.name}' stage is evaluated by pairwise accuracy on held-out pairs")
     if stage.eval.min_accuracy is not None and algo.head != "reward":
         raise ConfigError(join(key, "eval.min_accuracy"), f"applies to {', '.join(having('head', 'reward'))} "
                           "stages only")
