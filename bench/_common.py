@@ -36,7 +36,7 @@ def build_tiny(out: Path, hidden: int, layers: int, heads: int = 4, kv_heads: in
 def build_qwen05b_shapes(out: Path) -> Path:
     """A random-init LlamaForCausalLM with Qwen2.5-0.5B's shapes and rlft's char tokenizer, saved to `out`.
     Llama, not Qwen2: a `qwen2` config.json makes AutoTokenizer load Qwen2's tokenizer class instead of the
-    saved one (docs: FACTS); the only layer difference is Qwen2's q/k/v biases (about 0.1M parameters)."""
+    saved one; the only layer difference is Qwen2's q/k/v biases (about 0.1M parameters)."""
     from transformers import LlamaConfig, LlamaForCausalLM, set_seed
 
     from rlft.models import build_char_tokenizer
