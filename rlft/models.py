@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 
 from rlft.core.config import ModelSpec, TinyModel, check_model_path
-from rlft.core.paths import stage_output
+from rlft.core.paths import MODEL_REF_KEYS, stage_output
+from rlft.core.runfiles import read_json
 from rlft.core.schema import ConfigError
+from rlft.core.tracking import writing
 
 # Roles are single tokens so that prompts stay short; the end-of-turn token is the eos token so that
 # generation stops right after the answer.
@@ -120,8 +122,6 @@ def save_folder(target: Path, what: str, save) -> None:
     """Run `save(folder)` into `<target>.tmp`, then rename it to `target`: a folder named `target` is always
     whole. When the save fails (disk full), the partial copy is removed, which frees its space, and the
     error is a WriteError naming `target` and `what` it is."""
-    from rlft.core.tracking import writing
-
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -155,9 +155,6 @@ class ModelRef:
 
     @classmethod
     def load(cls, path: Path) -> ModelRef:
-        from rlft.core.paths import MODEL_REF_KEYS
-        from rlft.core.runfiles import read_json  # a hand-edited output.json: one error naming the file
-
         return cls(**read_json(path, "the stage's model reference", MODEL_REF_KEYS, only=True))
 
 

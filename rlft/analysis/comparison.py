@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rlft.analysis import adastop, stats
+from rlft.analysis import report as comparison_report
 from rlft.core.runfiles import read_jsonl
 from rlft.core.schema import ConfigError
 from rlft.core.tracking import write_json
@@ -204,8 +205,6 @@ def compare(paths: list, metrics: list[str] | None = None, labels: list[str] | N
             use_cache: bool = True, jobs: int = 1) -> dict:
     """Compare runs and sweeps; write compare.json, compare.md and plots/ to `out`; return compare.json's
     content (with `path`, the output folder). With `adaptive`, `jobs` seeds of a batch run at a time."""
-    from rlft.analysis import report as comparison_report
-
     if not paths:
         raise ConfigError("", "give one or more run or sweep folders to compare")
     metrics = list(metrics or [DEFAULT_METRIC])

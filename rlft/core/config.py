@@ -19,6 +19,7 @@ from rlft.core import paths, threads, userpaths
 from rlft.core.recipe_text import apply_overrides, parse_override, read_yaml
 from rlft.core.schema import ConfigError, build, check_seed, join, positive
 
+DEFAULT_MAX_TURNS = 10  # turns of an episode when `env: {max_turns: ...}` does not say (rlft.envs)
 STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 RUN_NAME = re.compile(r"^(?!.*\.\.)\w[\w .-]{0,99}$")  # one path component under output_dir
 
@@ -191,7 +192,7 @@ class EnvironmentSpec:
 
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
-    max_turns: int = 10  # rlft.envs.DEFAULT_MAX_TURNS
+    max_turns: int = DEFAULT_MAX_TURNS
     train_size: int = 1000
     eval_size: int = 100
     seed: int | None = None  # defaults to the recipe seed

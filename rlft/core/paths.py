@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from rlft.core.runfiles import read_json
 from rlft.core.schema import ConfigError, join
 
 REWARD_FILE = re.compile(r"^(?P<file>.+\.py):(?P<fn>[A-Za-z_][A-Za-z0-9_]*)$")
@@ -174,7 +175,6 @@ def stage_output(path: str | Path, key: str = "") -> dict | None:
     file = Path(path).expanduser() / OUTPUT_FILE
     if not file.is_file():
         return None
-    from rlft.core.runfiles import read_json  # the one reader of run files
 
     try:
         saved = read_json(file, "the stage's model reference", MODEL_REF_KEYS, only=True)

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rlft.core.schema import ConfigError
+
 WAIT_POLICY = "PASSIVE"
 
 
@@ -76,8 +78,6 @@ def check_threads(threads: int | None, key: str, cores: int | None = None) -> No
     rlft.core.schema.ConfigError: num_threads: 10000 threads on 2 usable cores would run many times slower; allowed: \
 1 to 8 (4 x the cores; more threads than cores never speed a run up)
     """
-    from rlft.core.schema import ConfigError
-
     cores = cores or usable_cores()
     if threads is not None and threads > MAX_OVERSUBSCRIPTION * cores:
         raise ConfigError(key, f"{threads} threads on {cores} usable cores would run many times slower; allowed: 1 to "

@@ -20,6 +20,7 @@ import numpy as np
 
 from rlft.core import threads
 from rlft.core.runfiles import read_jsonl
+from rlft.core.schema import ConfigError
 
 PACKAGES = ("rlft", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "math-verify", "numpy")
 # Wall-clock figures differ between identical runs; they go to the stage summary, not to metrics.jsonl,
@@ -50,7 +51,6 @@ def prepare_run_dir(path: Path, resume: bool = False, overwrite: bool = False) -
     run never mixes its files with an old one's."""
     import shutil
 
-    from rlft.core.schema import ConfigError
 
     key = "--run-dir"
     if path.exists() and not path.is_dir():
@@ -134,7 +134,7 @@ class MetricsLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def log(self, stage: str, step: int, split: str, metrics: dict) -> dict:
-        """Write one event; timing keys are left out (returned separately by `split_timing`)."""
+        """Write one event and return it; timing keys are left out (a stage's summary keeps them)."""
         record = {"stage": stage, "step": step, "split": split}
         for key, value in metrics.items():
             if isinstance(value, (int, float)) and not any(t in key for t in TIMING_KEYS):

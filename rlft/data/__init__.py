@@ -13,6 +13,7 @@ from typing import NamedTuple
 from rlft.core.config import DataSpec, RewardSpec
 from rlft.core.schema import ConfigError, join, suggest
 from rlft.data.files import FILE_FORMATS, read_file
+from rlft.data.files import conversational as file_is_conversational
 from rlft.data.preferences import preference_rows, unpaired_rows
 from rlft.data.tasks import TASKS, Task, sample_problems
 from rlft.rewards.registry import lacks
@@ -201,6 +202,4 @@ def verifier_name(spec: DataSpec) -> str:
 def conversational(spec: DataSpec) -> bool:
     """Whether a stage's rows are message lists, which need the tokenizer's chat template: a task's always
     are; a file's are when its first `prompt` is a list."""
-    from rlft.data.files import conversational as file_is_conversational
-
     return spec.task is not None or file_is_conversational(spec.path)

@@ -10,8 +10,7 @@ Helpers are private (`_name`): TRL exposes every public method as a tool.
 
 from __future__ import annotations
 
-# Turns an episode may take when the stage does not say (`env: {max_turns: ...}`).
-DEFAULT_MAX_TURNS = 10
+from rlft.core.config import DEFAULT_MAX_TURNS  # turns an episode may take when the stage does not say
 
 
 class Environment:

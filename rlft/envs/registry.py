@@ -17,7 +17,7 @@ from rlft.envs.guess_number import GuessNumber
 from rlft.envs.maze import Maze
 from rlft.envs.wordle import Wordle
 from rlft.rewards.guard import run_user
-from rlft.rewards.registry import _import as import_target
+from rlft.rewards.registry import import_target
 
 ENVIRONMENTS: dict[str, type] = {"guess_number": GuessNumber, "calculator": Calculator, "maze": Maze,
                                  "wordle": Wordle}

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from rlft.eval.metrics import fraction_passing, isolated_rng, mean_pass_at_k, token_stats
+from rlft.rewards.guard import guard
 from rlft.rewards.text import completion_text, content_text
 
 
@@ -149,9 +151,6 @@ def evaluate(
     (no eos within max_new_tokens), `num_samples`; with `options`: `format_compliance`, `entropy`, `kl`,
     `pass@k` (docs/evaluation.md).
     """
-    from rlft.eval.metrics import fraction_passing, isolated_rng, mean_pass_at_k, token_stats
-    from rlft.rewards.guard import guard
-
     options = options or EvalOptions()
     # the verifier and the format reward may be user code: the same guard as the rewards (sys.exit, bad output)
     verifier = guard(verifier) if verifier is not None else None

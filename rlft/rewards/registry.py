@@ -86,7 +86,7 @@ def lacks(reward: Callable, columns) -> tuple[str, ...] | None:
     return next((g for g in reads(reward) if not set(g) & set(columns)), None)
 
 
-def _import(target: str) -> Callable:
+def import_target(target: str) -> Callable:
     module_name, _, attr = target.rpartition(":")
     if module_name.endswith(".py"):
         try:
@@ -118,7 +118,7 @@ def resolve(name: str, kwargs: dict | None = None) -> Callable:
     kwargs = kwargs or {}
     factory = bool(kwargs)
     if ":" in name:
-        fn = _import(name)
+        fn = import_target(name)
         reward = run_user(f"factory '{name}'", fn, kwargs=kwargs) if kwargs else fn
     elif name in REWARDS:
         entry = REWARDS[name]

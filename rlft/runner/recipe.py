@@ -61,7 +61,7 @@ def check_recipe(recipe: Recipe) -> None:
         if stage.eval.kl and not algo.trains and not (source is not None and source.trains):
             raise ConfigError(join(key, "eval.kl"), "in an eval stage needs model.from_stage naming a training stage "
                               "(KL is measured to the model that stage started from)")
-        reads_data = algo.uses_data and not recipe.rows_from_env(name)  # environments generate their own rows
+        reads_data = not recipe.rows_from_env(name)  # environments generate their own rows
         if reads_data:
             data_key = join(key, "data") if stage.data else "data"
             spec = recipe.stage_data(name)

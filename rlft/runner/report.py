@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rlft.core.tracking import write_text, writing
+from rlft.runner import report_md
+
 # Panels drawn per training stage when the stage logged them: (metric keys, first logged wins; split; title).
 PANELS = [
     (("loss",), "train", "training loss"),
@@ -107,9 +110,6 @@ def plot_overview(summary: dict, out: Path) -> bool:
 
 def write(run_dir: Path, summary: dict, records: list[dict]) -> None:
     """plots/<stage>.png, plots/overview.png and report.md in the run folder (rlft.runner.report_md)."""
-    from rlft.core.tracking import write_text, writing
-    from rlft.runner import report_md
-
     plots = run_dir / "plots"
     with writing(plots, "the plots", only_storage=True):  # a full disk: WriteError naming the file
         plots.mkdir(exist_ok=True)

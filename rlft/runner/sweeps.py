@@ -20,19 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from rlft.core.config import Recipe, to_dict
+from rlft.core.distributed import expected_world_size
 from rlft.core.recipe_text import parse_override
 from rlft.core.runfiles import SUMMARY_KEYS, SWEEP_KEYS, read_json, read_yaml
 from rlft.core.schema import SEED_MAX, ConfigError
 from rlft.core.tracking import new_dir, write_json
+from rlft.runner.pipeline import RunResult, run
 from rlft.runner.recipe import load_recipe
-
-if TYPE_CHECKING:  # the pipeline imports torch; `rlft compare` on finished runs does not need it
-    from rlft.runner.pipeline import RunResult
+from rlft.runner.seed_jobs import budget, run_parallel
 
 SWEEP_FILE = "sweep.json"
 RECIPE_FILE = "recipe.yaml"
@@ -131,8 +130,6 @@ def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, lab
     """Create a sweep folder (or check that an existing one holds this very recipe) and return it. With `jobs`
     > 1 every seed runs with the thread budget of its process (`num_threads`, unless an override sets it), which
     the sweep's recipe.yaml records, so seeds added later run with it too."""
-    from rlft.core.distributed import expected_world_size
-
     if expected_world_size() > 1:  # every rank would make its own timestamped sweep folder
         raise ConfigError("--seeds", "sweeps run one process per seed; launch one multi-process run per seed "
                           "instead (--run-dir picks its folder), e.g. in a shell loop")
@@ -150,8 +147,6 @@ def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, lab
                           "jobs=1, or name the reward in the recipe as package.module:function or file.py:function")
     loaded = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
     if jobs > 1 and "num_threads" not in overrides:
-        from rlft.runner.seed_jobs import budget
-
         threads = budget(jobs)
         if loaded.num_threads != threads:
             echo(f"rlft: {jobs} seeds at a time, {threads} thread(s) each: every run of this sweep gets num_threads="
@@ -179,8 +174,6 @@ def start(recipe, overrides: dict | list[str] | None = None, sweep_dir=None, lab
 def run_seed(path: Path, seed: int, rewards: list[Callable] | None = None, echo: Callable[[str], None] = print,
              use_cache: bool = True) -> RunResult:
     """Run one more seed of a sweep from its recipe.yaml into s<seed>/ and record it in sweep.json."""
-    from rlft.runner.pipeline import run
-
     info = read_sweep(path)
     if seed in info["seeds"]:
         raise ConfigError("--seeds", f"seed {seed} is already in the sweep {path}")
@@ -207,9 +200,6 @@ def run_seeds(path: Path, seeds: list[int], jobs: int = 1, rewards: list[Callabl
     (rlft/runner/seed_jobs.py). Seeds that fail do not stop the others; then one ConfigError names each failure."""
     if jobs == 1:
         return [run_seed(path, s, rewards, echo, use_cache) for s in seeds]
-    from rlft.runner.pipeline import RunResult
-    from rlft.runner.seed_jobs import run_parallel
-
     info = read_sweep(path)
     clash = sorted(set(seeds) & set(info["seeds"]))
     if clash:

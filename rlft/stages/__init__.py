@@ -19,7 +19,6 @@ class Algorithm:
     summary: str
     trains: bool = True  # has lora/trainer blocks and a TRL config class
     needs_rewards: bool = False
-    uses_data: bool = True
     data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
     head: str = "causal"  # the starting model's head: "causal" (a language model) or "reward" (a scalar score)
     environments: bool = False  # runs a multi-turn environment (`env:`) through tool calls

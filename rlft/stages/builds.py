@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from rlft.core.schema import ConfigError, join
+from rlft.models import lora_config, path_ref, tiny_config
 
 MAX_TOKENS = 32_768  # tokens generated per completion when the model's context length is not known
 BYTES_TRAINING = 16  # per parameter in fp32 training: weights, gradients, AdamW's two moments
@@ -99,7 +100,6 @@ def model_config(recipe, stage, seen: set[str] | None = None):
     that of the earlier stage's starting model. None when unknown."""
     from transformers import AutoConfig
 
-    from rlft.models import path_ref, tiny_config
 
     spec = stage.model
     if spec.tiny is not None:
@@ -208,7 +208,6 @@ def check_targets(model, fields: dict, head: str, key: str) -> None:
     the module names the model has."""
     from peft import get_peft_model
 
-    from rlft.models import lora_config
 
     try:
         with quiet(), torch.device("meta"):

@@ -1,5 +1,6 @@
-"""What every stage shares: its context, the starting model, the TRL config with device-safe defaults, and
-the callbacks that log metrics and evaluate during training."""
+"""What every training stage shares: its context, the starting model, the callback that logs metrics, and the
+one training path of TRL-backed stages (run_trainer -> train_and_save). The TRL config is built by
+rlft.stages.trainer_config, held-out evaluation during training by rlft.stages.heldout."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rlft.data import conversational, load_splits, verifier_spec
 from rlft.eval.alarms import divergence, stop_if_diverged
 from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config
 from rlft.rm import score as rm
+from rlft.stages import ALGORITHMS, environment
 from rlft.stages.checkpoints import CheckpointCallback
 from rlft.stages.distributed import save_trained
 from rlft.stages.eval_extras import start_ref
@@ -64,8 +66,6 @@ class StageContext:
 
     def data(self):
         """(train, held-out) datasets of this stage, in the form its algorithm trains on."""
-        from rlft.stages import ALGORITHMS, environment
-
         if self.recipe.rows_from_env(self.name):
             return environment.splits(self.stage, self.seed)
         key = f"{self.key}.data" if self.stage.data else "data"
@@ -144,21 +144,6 @@ def starting_model(ctx: StageContext, head: str = "causal"):
     task_type = "SEQ_CLS" if head == "reward" else "CAUSAL_LM"
     peft = lora_config(stage.lora, task_type) if stage.lora is not None else None
     return model, tokenizer, save_ref, peft
-
-
-# ---------------------------------------------------------------- TRL configs
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------- callbacks

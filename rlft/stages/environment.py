@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from rlft.core.config import Stage
+from rlft.core import distributed as dist
+from rlft.core.config import EvalSpec, Stage
 from rlft.core.schema import ConfigError, join
 from rlft.envs import EnvSpec, resolve_env, summary
+from rlft.envs.play import play
 
 # Tool calls and their results count against `max_completion_length`. With the character-level tokenizer one
 # guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
@@ -61,8 +63,6 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
 def check_evaluation(stage: Stage, key: str) -> None:
     """An evaluation stage with `env:` plays held-out episodes: it needs some, and the single-reply options of
     `eval:` (verifier, pass@k, ...) and `rewards:` do not apply to it."""
-    from rlft.core.config import EvalSpec
-
     if stage.data is None and not stage.env.eval_size:
         raise ConfigError(join(key, "env.eval_size"), "an eval stage plays held-out episodes: must be > 0, got 0")
     if stage.rewards:
@@ -105,9 +105,6 @@ def trainer_defaults(stage: Stage, config_cls: type) -> dict:
 def evaluate(ctx, model, tokenizer, held_out, step: int) -> dict:
     """Play the held-out episodes (at most `eval.size`) greedily (rlft.envs.play); log them as split "eval"
     and return the metrics."""
-    from rlft.core import distributed as dist
-    from rlft.envs.play import play
-
     if not dist.is_main():
         return {}
     rows = held_out.to_list()[:ctx.stage.eval.size or len(held_out)]

@@ -8,6 +8,7 @@ TRL's defaults are meant for large models: set `learning_rate`, `num_generations
 
 from __future__ import annotations
 
+from rlft.models import load_model, load_tokenizer
 from rlft.stages import environment
 from rlft.stages.common import StageContext, run_trainer
 
@@ -42,8 +43,6 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
         **extra,
     )
     if ctx.stage.env is not None and held_out is not None:
-        from rlft.models import load_model, load_tokenizer
-
         out = result.output
         model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
         result.extra["episodes"] = environment.evaluate(ctx, model, tokenizer, held_out, result.train["global_step"])
