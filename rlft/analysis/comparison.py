@@ -17,13 +17,13 @@ import numpy as np
 
 from rlft.analysis import adastop, stats
 from rlft.analysis import report as comparison_report
+from rlft.core.expect import DEFAULT_METRIC  # each run's last held-out accuracy
 from rlft.core.runfiles import read_jsonl
 from rlft.core.schema import ConfigError
 from rlft.core.tracking import write_json
 from rlft.runner.recipe import load_recipe
 from rlft.runner.sweeps import RECIPE_FILE, SWEEP_FILE, Run, final_accuracy, find_runs, read_sweep, run_seeds, start
 
-DEFAULT_METRIC = "final_accuracy"  # each run's last held-out accuracy (the last stage that measured one)
 PROFILE_REPS = 2_000  # rliable's create_performance_profile default; also used for learning-curve bands
 CURVES = [("eval", "accuracy"), ("train", "reward")]  # (split, key) drawn per stage when logged at 2+ steps
 

@@ -91,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--no-cache", action="store_true", help="retrain reward models in the runs --adaptive starts")
     cmp.add_argument("--jobs", type=int, default=1, help="with --adaptive: run this many seeds of a batch at a time, "
                      "each in its own process (default 1)")
+    ver = sub.add_parser("verify", help="run a recipe's seeds and check the claims of its expect: block (IQM and "
+                         "bootstrap interval: holds, fails or undecided; exit 1 when one fails)")
+    ver.add_argument("recipes", nargs="+", metavar="RECIPE", help="recipe files, then key=value overrides for all")
+    ver.add_argument("--seeds", help="the seeds to run or reuse (default: the expect block's seeds)")
+    ver.add_argument("--jobs", type=int, default=1, help="run this many seeds at a time, each in its own process")
+    ver.add_argument("--run-dir", help="the sweep folder (several recipes: a folder per recipe under it; default: "
+                     "<output_dir>/<recipe>/verify); finished seeds there are reused")
+    ver.add_argument("--against", help="stored runs (a sweep or run folder) of an earlier version: flag a "
+                     "significant drop of the metric against them (one recipe)")
+    ver.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
     ls = sub.add_parser("list", help="list recipes, tasks, rewards, environments and algorithms")
     ls.add_argument("what", nargs="?", choices=["recipes", "tasks", "rewards", "environments", "algorithms"])
     return p
@@ -221,6 +231,29 @@ def _sweep(args) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    """`rlft verify RECIPE... [key=value ...] [--seeds S] [--jobs N] [--run-dir DIR] [--against RUNS]`."""
+    from rlft.analysis.verify import failed, render, verify
+    from rlft.runner.pipeline import quiet_libraries
+    from rlft.runner.sweeps import parse_seeds
+
+    recipes = [a for a in args.recipes if "=" not in a]
+    overrides = [a for a in args.recipes if "=" in a]
+    if not recipes:
+        raise ConfigError("RECIPE", "name at least one recipe file before the key=value overrides")
+    if args.against and len(recipes) > 1:
+        raise ConfigError("--against", "compares one recipe's runs with stored runs: give one recipe")
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    quiet_libraries()
+    results = []
+    for recipe in recipes:
+        run_dir = args.run_dir and (Path(args.run_dir) / Path(recipe).stem if len(recipes) > 1 else args.run_dir)
+        results.append(verify(recipe, seeds, overrides, run_dir, args.jobs, args.against,
+                              use_cache=not args.no_cache))  # fmt: skip
+    print(render(results), end="")
+    return 1 if any(failed(r) for r in results) else 0
+
+
 def _compare(args) -> int:
     """`rlft compare RUN_OR_SWEEP... [--metric M]... [--label L]... [--adaptive ...]`."""
     from rlft.analysis.comparison import compare
@@ -273,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             return check_cli(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "verify":
+            return _verify(args)
         if args.command == "run" and args.resume:
             return _resume(args)
         if args.command == "run" and args.recipe is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from rlft.core import paths, threads, userpaths
+from rlft.core.expect import ExpectSpec
 from rlft.core.recipe_text import apply_overrides, parse_override, read_yaml
 from rlft.core.schema import ConfigError, build, check_seed, join, positive
 
@@ -270,10 +271,14 @@ class Recipe:
     data: DataSpec | None = None  # default data for stages without their own
     num_threads: int | None = None  # torch intra-op threads (default: torch's choice)
     output_dir: str = "runs"
+    expect: ExpectSpec | None = None  # the result promised over seeds, checked by `rlft verify` (core/expect.py)
 
     def validate(self, key: str) -> None:
         if not self.stages:
             raise ConfigError("stages", "a recipe needs at least one stage")
+        if self.expect is not None and self.expect.gain_over is not None and self.expect.gain_over not in self.stages:
+            raise ConfigError("expect.gain_over", f"'{self.expect.gain_over}' names no stage of this recipe "
+                              f"(stages: {', '.join(self.stages)})")
         positive(self.num_threads, "num_threads")
         threads.check_threads(self.num_threads, "num_threads")
         check_seed(self.seed, "seed")
