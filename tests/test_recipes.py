@@ -1,11 +1,14 @@
 """Every shipped recipe runs end to end in a smoke size (same stages and hand-offs, a few steps each)."""
 
+import dataclasses
+
 import pytest
 from conftest import ROOT
 
 import rlft
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+SMOKE_RM = str(ROOT / "tests" / "fixtures" / "smoke_rm.yaml")
 
 
 def smoke_overrides(recipe: rlft.Recipe) -> dict:
@@ -25,13 +28,16 @@ def smoke_overrides(recipe: rlft.Recipe) -> dict:
             out[f"{key}.eval.every"] = 1
         if stage.eval.min_accuracy is not None:
             out[f"{key}.eval.min_accuracy"] = None  # a 2-step reward model is not meant to be good
+        if any("definition" in r.kwargs for r in stage.rewards):  # a reward_models/ definition, in smoke size
+            out[f"{key}.rewards"] = [{**dataclasses.asdict(r), "kwargs": {**r.kwargs, "definition": SMOKE_RM}}
+                                     if "definition" in r.kwargs else dataclasses.asdict(r) for r in stage.rewards]
     return out
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_runs_in_smoke_size(tmp_path, path):
     recipe = rlft.load_recipe(path)
-    small = rlft.load_recipe(path, smoke_overrides(recipe))
+    small = rlft.load_recipe(path, {**smoke_overrides(recipe), "output_dir": str(tmp_path)})  # its caches too
     result = rlft.run(small, run_dir=tmp_path / "run", echo=lambda s: None)
     assert list(result.summary["stages"]) == list(recipe.stages)
     for name, stage in recipe.stages.items():

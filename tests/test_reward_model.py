@@ -148,3 +148,44 @@ def test_shipped_definitions_validate(monkeypatch):
     assert names
     for name in names:
         assert load_definition(name, seed=0).stages["rm"].algorithm == "reward_model"
+
+
+WARMUP_DEF = SMALL_DEF.replace("model:\n  tiny:", "warmup:\n  trainer: {max_steps: 2, per_device_train_batch_size: 8}\n"
+                               "  model:\n    tiny:")
+
+
+def test_a_definition_with_a_warmup_trains_its_base_first_and_caches_both(tmp_path):
+    """`warmup:` is an SFT of the reward model's base inside the definition: the first run trains both stages
+    into the cache, the reward model from the warm-up's model; the next run trains neither."""
+    definition = tmp_path / "warm_rm.yaml"
+    definition.write_text(WARMUP_DEF)
+    from rlft.runner.recipe import load_definition
+
+    loaded = load_definition(str(definition), seed=0)
+    assert list(loaded.stages) == ["warmup", "rm"] and loaded.stages["rm"].model.from_stage == "warmup"
+    grpo = {**copy.deepcopy(GRPO), "model": TINY,
+            "rewards": [{"name": "reward_model", "kwargs": {"definition": str(definition)}}]}
+    recipe = {**smoke_recipe(grpo=grpo), "output_dir": str(tmp_path / "runs")}
+    lines = []
+    rlft.run(recipe, run_dir=tmp_path / "a", echo=lines.append)
+    (cached,) = (tmp_path / "runs" / ".cache" / "reward_models").iterdir()
+    summary = json.loads((cached / "summary.json").read_text())
+    assert list(summary["stages"]) == ["warmup", "rm"] and summary["stages"]["warmup"]["algorithm"] == "sft"
+    lines.clear()
+    rlft.run(recipe, run_dir=tmp_path / "b", echo=lines.append)
+    assert any("cached at" in line for line in lines) and not any("[warmup]" in line for line in lines)
+
+
+@pytest.mark.parametrize("text, key", [
+    (WARMUP_DEF.replace("max_steps: 2, per_device", "max_stepz: 2, per_device"), "warmup.trainer.max_stepz"),
+    (WARMUP_DEF + "model: {tiny: {hidden_size: 32}}\n", "model"),
+    (SMALL_DEF + "warmup: 3\n", "warmup"),
+])
+def test_bad_warmup_blocks_name_the_definition_and_key(tmp_path, text, key):
+    definition = tmp_path / "bad_rm.yaml"
+    definition.write_text(text)
+    grpo = {**copy.deepcopy(GRPO), "model": TINY,
+            "rewards": [{"name": "reward_model", "kwargs": {"definition": str(definition)}}]}
+    with pytest.raises(ConfigError) as err:
+        rlft.load_recipe(smoke_recipe(grpo=grpo))
+    assert err.value.source == str(definition) and err.value.key == key

@@ -19,7 +19,8 @@ from rlft.stages import ALGORITHMS, Algorithm
 from rlft.stages.validate import check_stage
 
 DEFINITIONS_DIR = Path("reward_models")
-DEFINITION_STAGE = "rm"  # the one stage of a reward-model definition
+DEFINITION_STAGE = "rm"  # the reward_model stage of a definition (its trained model is what recipes load)
+WARMUP_STAGE = "warmup"  # a definition's optional SFT of the reward model's base, before DEFINITION_STAGE
 
 
 def load_recipe(source: str | Path | dict, overrides: dict[str, Any] | list[str] | None = None) -> Recipe:
@@ -116,24 +117,41 @@ def definition_path(name: str) -> Path:
 
 
 def load_definition(name: str, seed: int, key: str = "") -> Recipe:
-    """A reward-model definition as a validated one-stage Recipe; errors name the definition file and its key
+    """A reward-model definition as a validated Recipe: its `reward_model` stage, after an SFT stage of the
+    reward model's base when the definition has a `warmup:` block; errors name the definition file and its key
     (`key`: where the recipe names the definition, for a file that is missing or cannot be read).
 
-    A definition holds what a `reward_model` stage holds (model, data, lora, trainer, eval) plus a description;
-    rlft.runner.pipeline.trained_path trains it once and caches it."""
+    A definition holds what a `reward_model` stage holds (model, data, lora, trainer, eval), a description, and
+    optionally `num_threads` and `warmup:` (an `sft` stage's keys: model, trainer, eval, lora), which makes the
+    reward model start from that SFT; rlft.runner.pipeline.trained_path trains the whole definition once and
+    caches it, so the second run of any recipe that uses it skips both."""
     path = definition_path(name)
     if not path.is_file() and userpaths.missing(path) == "does not exist":
         known = sorted({p.stem for d in [DEFINITIONS_DIR, *packaged("reward_models")] for p in d.glob("*.yaml")})
         raise ConfigError(key, f"reward model definition '{path}' does not exist (known: {', '.join(known) or 'none'})")
     userpaths.check_file(path, key, "reward model definition", "give a .yaml file")
     raw = read_yaml(path)
-    description, rows = raw.pop("description", ""), raw.pop("data", None)
-    recipe = {"name": f"rm-{path.stem}", "description": description, "seed": seed, "data": rows,
-              "stages": {DEFINITION_STAGE: {"algorithm": "reward_model", **raw}}}  # fmt: skip
+    head = {"description": raw.pop("description", ""), "data": raw.pop("data", None)}
+    if "num_threads" in raw:
+        head["num_threads"] = raw.pop("num_threads")
+    stages = {}
+    if "warmup" in raw:
+        warmup = raw.pop("warmup")
+        if not isinstance(warmup, dict):
+            raise ConfigError("warmup", "must be a mapping: the keys of an sft stage (model, trainer, eval, lora)",
+                              str(path))
+        if "model" in raw:
+            raise ConfigError("model", "the reward model starts from its warm-up's model: give the model in "
+                              "warmup: and remove it here", str(path))  # fmt: skip
+        stages[WARMUP_STAGE] = {"algorithm": "sft", **warmup}
+        raw["model"] = {"from_stage": WARMUP_STAGE}
+    stages[DEFINITION_STAGE] = {"algorithm": "reward_model", **raw}
+    recipe = {"name": f"rm-{path.stem}", **head, "seed": seed, "stages": stages}
     try:
         return load_recipe(rewrite(recipe, beside(path.parent)))  # its paths are relative to the definition file
     except ConfigError as e:
         key = e.key.removeprefix(f"stages.{DEFINITION_STAGE}.").removeprefix(f"stages.{DEFINITION_STAGE}")
+        key = key.replace(f"stages.{WARMUP_STAGE}", "warmup", 1)
         raise ConfigError(key, e.message, str(path)) from None
 
 
