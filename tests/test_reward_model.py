@@ -5,12 +5,12 @@ import json
 
 import pytest
 import torch
-from conftest import GRPO, TINY, smoke_recipe
+from conftest import GRPO, ROOT, TINY, smoke_recipe
 from safetensors.torch import load_file
 
 import rlft
 from rlft.core.schema import ConfigError
-from rlft.rm import score as rm
+from rlft.rm.score import pairwise_report
 
 RM = {"algorithm": "reward_model", "model": TINY,
       "trainer": {"max_steps": 3, "per_device_train_batch_size": 8, "logging_steps": 1, "learning_rate": 1e-2}}
@@ -24,7 +24,7 @@ PAIRS = {"prompt": ["a", "b", "c", "d"], "chosen": ["1", "2", "3", "4"], "reject
     ({"1": 1.0, "2": 1.0}, 0.5),  # right on half the pairs
 ])
 def test_pairwise_report_known_answers(scores, accuracy):
-    report = rm.pairwise_report([scores.get(c, 0.0) for c in PAIRS["chosen"]],
+    report = pairwise_report([scores.get(c, 0.0) for c in PAIRS["chosen"]],
                                 [scores.get(c, 0.0) for c in PAIRS["rejected"]])
     assert report["pairwise_accuracy"] == accuracy
     assert report["num_pairs"] == 4
@@ -189,3 +189,46 @@ def test_bad_warmup_blocks_name_the_definition_and_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
         rlft.load_recipe(smoke_recipe(grpo=grpo))
     assert err.value.source == str(definition) and err.value.key == key
+
+
+def test_an_ensemble_definition_trains_k_members_and_combines_them(tmp_path):
+    """`ensemble: 3`: three reward models on three data orders, cached together with a report of each member and
+    each combination; the reward is one callable named reward_model whose scores follow `combine`."""
+    from rlft.rm.ensemble import EnsembleReward
+    from rlft.runner.pipeline import run
+    from rlft.runner.recipe import load_definition
+    from rlft.runner.reward_models import trained_path
+
+    definition = tmp_path / "trio.yaml"
+    definition.write_text(SMALL_DEF + "ensemble: 3\n")
+    loaded = load_definition(str(definition), seed=0)
+    assert list(loaded.stages) == ["rm", "rm1", "rm2"]
+    assert [s.trainer.get("data_seed") for s in loaded.stages.values()] == [None, 1, 2]
+    paths = trained_path(str(definition), 0, str(tmp_path / "runs"), echo=lambda s: None, run=run)
+    assert [p.parent.name for p in paths] == ["rm", "rm1", "rm2"]
+    report = json.loads((paths[0].parents[1] / "ensemble.json").read_text())
+    assert len(report["members"]) == 3 and set(report) >= {"mean", "min", "uncertainty", "num_pairs"}
+    weights = [torch.cat([t.flatten() for t in load_file(p / "model.safetensors").values()]) for p in paths]
+    assert not torch.equal(weights[0], weights[1])  # another data order trains another model
+    prompts, completions = ["1+1="] * 2, ["2", "3"]
+    members = [EnsembleReward([p])(completions, prompts=prompts) for p in paths]
+    lowest = EnsembleReward(paths, combine="min")(completions, prompts=prompts)
+    assert lowest == pytest.approx([min(m[i] for m in members) for i in range(2)])
+    grpo = {**copy.deepcopy(GRPO), "model": TINY,
+            "rewards": [{"name": "reward_model", "kwargs": {"definition": str(definition),
+                                                            "combine": "uncertainty", "uncertainty_weight": 0.5}}]}
+    assert rlft.load_recipe(smoke_recipe(grpo=grpo)).stages["grpo"].rewards[0].kwargs["combine"] == "uncertainty"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"combine": "median"}, "kwargs.combine: must be one of mean, min, uncertainty"),
+    ({"uncertainty_weight": -1}, "kwargs.uncertainty_weight: must be a number >= 0"),
+    ({"combine": "min", "definition": "arithmetic_bt"}, "kwargs.combine: applies to an ensemble"),
+])
+def test_ensemble_options_are_checked(kwargs, message):
+    spec = {"definition": str(ROOT / "reward_models" / "arithmetic_bt.yaml"), **kwargs}
+    if "definition" in kwargs:
+        spec["definition"] = str(ROOT / "reward_models" / f"{kwargs['definition']}.yaml")
+    grpo = {**copy.deepcopy(GRPO), "model": TINY, "rewards": [{"name": "reward_model", "kwargs": spec}]}
+    with pytest.raises(ConfigError, match=message):
+        rlft.load_recipe(smoke_recipe(grpo=grpo))

@@ -12,9 +12,10 @@ from pathlib import Path
 from rlft.core.schema import ConfigError
 from rlft.core.tracking import MetricsLog
 from rlft.models import load_path
-from rlft.rm import score as rm
-from rlft.runner.pipeline import trained_path
+from rlft.rm import reward as rm
+from rlft.runner.pipeline import run
 from rlft.runner.recipe import load_recipe
+from rlft.runner.reward_models import trained_path
 from rlft.stages import ALGORITHMS, having
 from rlft.stages.common import StageContext, starting_model
 from rlft.stages.precheck import check_stage
@@ -39,7 +40,7 @@ def check_command(args) -> int:
         print("note: reward models trained by this recipe are left out (they do not exist before the run)")
     recipe.stages[name] = dataclasses.replace(stage, rewards=kept)
     with tempfile.TemporaryDirectory() as tmp:
-        trained = functools.partial(trained_path, seed=recipe.seed, output_dir=recipe.output_dir)
+        trained = functools.partial(trained_path, seed=recipe.seed, output_dir=recipe.output_dir, run=run)
         ctx = StageContext(recipe, name, Path(tmp), MetricsLog(Path(tmp) / "metrics.jsonl"), echo=print,
                            reward_models=trained)
         if args.model:

@@ -1,30 +1,19 @@
-"""Reward models: score (prompt, completion) pairs with a sequence-classification model, measure pairwise
-accuracy, and serve a trained reward model as a reward function for GRPO, RLOO and evaluation.
-
-In a recipe: `rewards: [{name: reward_model, kwargs: {from_stage: rm, normalize: true}}]` (a stage of
-algorithm `reward_model` earlier in the recipe), `kwargs: {definition: arithmetic_bt}` (a definition in
-reward_models/, trained once and cached) or `kwargs: {path: <folder>}` for a saved one.
-"""
+"""Scoring with a trained reward model: (prompt, completion) pairs through a sequence-classification model,
+pairwise accuracy on held-out pairs, and one trained reward model served as a TRL-style reward function
+(rlft.rm.reward builds it from a recipe's `reward_model` reward)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from rlft.core import paths, userpaths
 from rlft.core.runfiles import read_json
-from rlft.core.schema import ConfigError, check_keys, join
 from rlft.eval.evaluate import is_conversational
-from rlft.models import load_tokenizer, path_ref, torch_dtype
+from rlft.models import load_tokenizer, torch_dtype
 from rlft.rewards.text import completion_text
 
 STATS_FILE = "rm_stats.json"
-NAME = "reward_model"  # the reward's name in a recipe: `rewards: [{name: reward_model, kwargs: {...}}]`
-SOURCES = ("from_stage", "definition", "path")
-SPEC_KEYS = (*SOURCES, "normalize", "batch_size")
-paths.REWARD_PATHS[NAME] = {"path": "folder", "definition": "yaml"}  # resolved against the recipe's folder
 
 
 def texts_for(tokenizer, prompts: list, completions: list) -> list[str]:
@@ -119,39 +108,3 @@ class RewardModelReward:
             return raw
         mean, std = self._stats["score_mean"], self._stats["score_std"] or 1.0
         return [(s - mean) / std for s in raw]
-
-
-def is_reward_model(spec) -> bool:
-    """Whether a reward spec (rlft.core.config.RewardSpec) names a trained reward model rather than a rule
-    reward of rlft.rewards."""
-    return spec.name == NAME
-
-
-def check_spec(kwargs: dict, key: str, reward_stages: list[str]) -> None:
-    """Validate `{name: reward_model, kwargs: {...}}`: exactly one of from_stage (one of `reward_stages`, the
-    earlier stages that train a reward model), definition (loaded and checked by rlft.runner.recipe) or path
-    (an existing folder)."""
-    check_keys(kwargs, SPEC_KEYS, join(key, "kwargs"), "the reward_model reward")
-    if sum(s in kwargs for s in SOURCES) != 1:
-        raise ConfigError(join(key, "kwargs"), "set exactly one of from_stage, definition, path")
-    if "from_stage" in kwargs:
-        stage = kwargs["from_stage"]
-        if stage not in reward_stages:
-            raise ConfigError(
-                join(key, "kwargs.from_stage"),
-                f"'{stage}' is not an earlier reward_model stage (earlier ones: {', '.join(reward_stages) or 'none'})",
-            )
-    elif "path" in kwargs:
-        userpaths.check_folder(kwargs["path"], join(key, "kwargs.path"), "reward model folder")
-
-
-def build(kwargs: dict, outputs: dict, trained: Callable[[str], Path] | None = None) -> RewardModelReward:
-    """The reward callable for a validated spec; `outputs` maps stage names to their ModelRef; `trained` gives
-    the folder of a reward_models/ definition, trained first unless cached (rlft.runner.reward_models)."""
-    if "definition" in kwargs:
-        if trained is None:
-            raise ValueError("a reward model definition needs the pipeline that trains it (rlft.run)")
-        path = trained(kwargs["definition"])
-    else:
-        path = outputs[kwargs["from_stage"]].base if "from_stage" in kwargs else path_ref(kwargs["path"]).base
-    return RewardModelReward(path, kwargs.get("normalize", False), kwargs.get("batch_size", 64))

@@ -4,11 +4,8 @@ A killed run continues with `resume_run` (`rlft run --resume RUN_DIR`; see rlft/
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
-import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +31,9 @@ from rlft.core.tracking import (
 from rlft.eval import alarms
 from rlft.models import ModelRef
 from rlft.runner import recovery, report
-from rlft.runner.recipe import DEFINITION_STAGE, load_definition, load_recipe
+from rlft.runner.recipe import load_recipe
 from rlft.runner.recovery import recipe_for
+from rlft.runner.reward_models import trained_path
 from rlft.stages import ALGORITHMS
 from rlft.stages.common import StageContext
 from rlft.stages.distributed import check_launch
@@ -145,7 +143,7 @@ def run_stages(recipe: Recipe, path: Path, timer: Timer, resume: bool, rewards: 
         seed_everything(recipe.seed)
         stage_timer = Timer()
         trained = functools.partial(trained_path, seed=recipe.seed, output_dir=recipe.output_dir, use_cache=use_cache,
-                                    echo=echo)
+                                    echo=echo, run=run)
         ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo, trained,
                            checkpoint=checkpoint, resume_state=state)  # fmt: skip
         with writing(ctx.dir, f"stage '{name}' file", only_storage=True):  # a full disk: WriteError naming the file
@@ -179,40 +177,3 @@ def resume_run(run_dir: str | Path, recipe: str | Path | Recipe | dict | None = 
     checkpoint. The recipe is the run's config.yaml; a recipe or overrides given must leave it unchanged
     (ConfigError naming the changed keys). `kwargs` as for `run` (rewards, echo, use_cache)."""
     return run(recipe_for(run_dir, recipe, overrides), run_dir=run_dir, resume=True, **kwargs)
-
-
-# ---------------------------------------------------------------- reward-model definitions
-
-
-def cache_dir(recipe: Recipe, output_dir: str) -> Path:
-    """Where a definition's trained model lives: named by definition and a hash of everything it used."""
-    resolved = json.dumps(to_dict(recipe), sort_keys=True, default=str)
-    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
-    return Path(output_dir) / ".cache" / "reward_models" / f"{recipe.name.removeprefix('rm-')}-{digest}"
-
-
-def trained_path(name: str, seed: int, output_dir: str, use_cache: bool = True, echo=print) -> Path:
-    """The folder of the trained reward model of a `reward_models/` definition (rlft.runner.recipe): from the
-    cache `<output_dir>/.cache/reward_models/<name>-<hash>/`, whose hash covers the resolved definition and the
-    seed, or trained now by a run of the pipeline (`rlft run --no-cache` retrains).
-
-    A cache entry counts only once its summary.json exists (the pipeline writes it last), so an
-    interrupted training is retrained, never half-used.
-    """
-    recipe = load_definition(name, seed)
-    folder = cache_dir(recipe, output_dir)
-    model = folder / DEFINITION_STAGE / "model"
-
-    def cached() -> bool:  # rank 0 looks and clears, so that no rank deletes what another is writing
-        if use_cache and (folder / "summary.json").exists():
-            return True
-        if folder.exists():
-            shutil.rmtree(folder)
-        return False
-
-    if dist.on_main(cached):
-        echo(f"  reward model '{name}': cached at {folder}")
-        return model
-    echo(f"  reward model '{name}': training into {folder}")
-    run(recipe, run_dir=folder, echo=lambda line: echo("  " + line))
-    return model

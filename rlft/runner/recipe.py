@@ -5,6 +5,7 @@ registries (algorithms, tasks, rewards, reward models) and the TRL/peft config c
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,13 @@ from rlft.core.config import Recipe, RewardSpec, parse_recipe
 from rlft.core.paths import beside, packaged, rewrite
 from rlft.core.recipe_text import read_yaml
 from rlft.core.schema import ConfigError, join, suggest
-from rlft.rm import score as rm
+from rlft.rm import reward as rm
 from rlft.stages import ALGORITHMS, Algorithm
 from rlft.stages.validate import check_stage
 
 DEFINITIONS_DIR = Path("reward_models")
 DEFINITION_STAGE = "rm"  # the reward_model stage of a definition (its trained model is what recipes load)
+MAX_MEMBERS = 16  # reward models of an ensemble definition (`ensemble: k`)
 WARMUP_STAGE = "warmup"  # a definition's optional SFT of the reward model's base, before DEFINITION_STAGE
 
 
@@ -81,8 +83,14 @@ def check_recipe(recipe: Recipe) -> None:
             at = join(join(key, "rewards"), i)
             if rm.is_reward_model(spec_i):
                 rm.check_spec(spec_i.kwargs, at, [n for n, a in seen.items() if a.head == "reward"])
+                members = ["one"]
                 if "definition" in spec_i.kwargs:
-                    load_definition(spec_i.kwargs["definition"], recipe.seed, join(at, "kwargs.definition"))
+                    name_at = join(at, "kwargs.definition")
+                    members = member_stages(load_definition(spec_i.kwargs["definition"], recipe.seed, name_at))
+                for option in ("combine", "uncertainty_weight"):
+                    if option in spec_i.kwargs and len(members) == 1:
+                        raise ConfigError(join(at, f"kwargs.{option}"), "applies to an ensemble: a reward_models/ "
+                                          "definition with `ensemble: k` (k reward models whose scores combine)")
                 rewards.check_timeout(spec_i, at)
                 rewards.claim(names, rm.NAME, join(at, "name"), f"'{rm.NAME}'")
             else:
@@ -105,6 +113,11 @@ def check_recipe(recipe: Recipe) -> None:
 # ---------------------------------------------------------------- reward-model definitions
 
 
+def member_stages(definition: Recipe) -> list[str]:
+    """The stages of a loaded definition whose models are its reward models (one, or an ensemble's members)."""
+    return [name for name, stage in definition.stages.items() if ALGORITHMS[stage.algorithm].head == "reward"]
+
+
 def definition_path(name: str) -> Path:
     """`arithmetic_bt` -> reward_models/arithmetic_bt.yaml in the working directory, else rlft's own
     reward_models/ (rlft.core.paths.packaged); a path to a .yaml file is taken as is (in a recipe file it is
@@ -122,9 +135,10 @@ def load_definition(name: str, seed: int, key: str = "") -> Recipe:
     (`key`: where the recipe names the definition, for a file that is missing or cannot be read).
 
     A definition holds what a `reward_model` stage holds (model, data, lora, trainer, eval), a description, and
-    optionally `num_threads` and `warmup:` (an `sft` stage's keys: model, trainer, eval, lora), which makes the
-    reward model start from that SFT; rlft.runner.pipeline.trained_path trains the whole definition once and
-    caches it, so the second run of any recipe that uses it skips both."""
+    optionally `num_threads`, `warmup:` (an `sft` stage's keys: model, trainer, eval, lora), which makes the
+    reward model start from that SFT, and `ensemble: k`, k reward models trained alike on different data orders
+    (stages rm, rm1, ...; rlft.rm.ensemble combines their scores). rlft.runner.reward_models.trained_path
+    trains the whole definition once and caches it, so the second run of any recipe that uses it skips it all."""
     path = definition_path(name)
     if not path.is_file() and userpaths.missing(path) == "does not exist":
         known = sorted({p.stem for d in [DEFINITIONS_DIR, *packaged("reward_models")] for p in d.glob("*.yaml")})
@@ -145,13 +159,22 @@ def load_definition(name: str, seed: int, key: str = "") -> Recipe:
                               "warmup: and remove it here", str(path))  # fmt: skip
         stages[WARMUP_STAGE] = {"algorithm": "sft", **warmup}
         raw["model"] = {"from_stage": WARMUP_STAGE}
+    members = raw.pop("ensemble", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+        raise ConfigError("ensemble", f"must be a whole number of members from 1 to {MAX_MEMBERS}, got {members!r}",
+                          str(path))
     stages[DEFINITION_STAGE] = {"algorithm": "reward_model", **raw}
+    trainer = raw.get("trainer") or {}
+    for i in range(1, members):  # the same training on another data order (and seed) per member
+        base = trainer.get("seed", seed) if isinstance(trainer, dict) else seed
+        order = {"seed": base + i, "data_seed": base + i}
+        stages[f"{DEFINITION_STAGE}{i}"] = {"algorithm": "reward_model", **raw,
+                                             "trainer": {**trainer, **order} if isinstance(trainer, dict) else trainer}
     recipe = {"name": f"rm-{path.stem}", **head, "seed": seed, "stages": stages}
     try:
         return load_recipe(rewrite(recipe, beside(path.parent)))  # its paths are relative to the definition file
     except ConfigError as e:
-        key = e.key.removeprefix(f"stages.{DEFINITION_STAGE}.").removeprefix(f"stages.{DEFINITION_STAGE}")
-        key = key.replace(f"stages.{WARMUP_STAGE}", "warmup", 1)
+        key = re.sub(rf"^stages\.{DEFINITION_STAGE}\d*\.?", "", e.key).replace(f"stages.{WARMUP_STAGE}", "warmup", 1)
         raise ConfigError(key, e.message, str(path)) from None
 
 

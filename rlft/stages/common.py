@@ -19,7 +19,7 @@ from rlft.core.tracking import TIMING_KEYS, MetricsLog
 from rlft.data import conversational, load_splits, verifier_spec
 from rlft.eval.alarms import divergence, stop_if_diverged
 from rlft.models import ModelRef, build_tiny_model, folder_problem, load_model, load_tokenizer, lora_config
-from rlft.rm import score as rm
+from rlft.rm import reward as rm
 from rlft.stages import ALGORITHMS, environment
 from rlft.stages.checkpoints import CheckpointCallback
 from rlft.stages.distributed import save_trained
