@@ -59,18 +59,19 @@ def check_optimizer(args, key: str) -> None:
 
 
 def check_reporting(args, key: str) -> None:
-    """Each tracker in `report_to` must be one transformers knows and whose package is installed; the trainer
-    would otherwise fail while it starts, after the data and model are built."""
-    report_to = getattr(args, "report_to", None)
-    if not report_to or report_to == "none" or report_to == ["none"]:
-        return
-    from transformers.integrations import get_reporting_integration_callbacks
+    """Each tracker in `report_to` must be one transformers knows and whose package is installed: its callback
+    is built as the run builds it (rlft.stages.trackers), which the trainer would otherwise do only once the data
+    and model are ready."""
+    from rlft.stages.trackers import EXTRA, Trackers
 
+    report_to = getattr(args, "report_to", None)
     try:
-        for callback in get_reporting_integration_callbacks(report_to):
-            callback()
+        Trackers.build(args)
     except (ValueError, RuntimeError, ImportError) as e:
-        raise ConfigError(join(key, "report_to"), f"{report_to!r}: {str(e).strip().splitlines()[0]}") from None
+        named = [report_to] if isinstance(report_to, str) else list(report_to)
+        extra = (f"; `pip install 'rlft[trackers]'` installs {', '.join(EXTRA)}"
+                 if isinstance(e, (RuntimeError, ImportError)) and set(named) & set(EXTRA) else "")  # fmt: skip
+        raise ConfigError(join(key, "report_to"), f"{report_to!r}: {str(e).strip().splitlines()[0]}{extra}") from None
 
 
 def check_evaluation(args, key: str) -> None:
