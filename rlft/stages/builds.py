@@ -59,19 +59,29 @@ def check_optimizer(args, key: str) -> None:
 
 
 def check_reporting(args, key: str) -> None:
-    """Each tracker in `report_to` must be one transformers knows and whose package is installed: its callback
-    is built as the run builds it (rlft.stages.trackers), which the trainer would otherwise do only once the data
-    and model are ready."""
-    from rlft.stages.trackers import EXTRA, Trackers
+    """Each tracker in `report_to` must be one transformers knows and whose package is installed: the trackers
+    are built as the run builds them (rlft.stages.trackers), which the trainer would otherwise do only once the
+    data and model are ready."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
-    report_to = getattr(args, "report_to", None)
+    from rlft.stages.trackers import EXTRA, Trackers, callbacks
+
+    report_to, at = getattr(args, "report_to", None), join(key, "report_to")
     try:
-        Trackers.build(args)
-    except (ValueError, RuntimeError, ImportError) as e:
-        named = [report_to] if isinstance(report_to, str) else list(report_to)
-        extra = (f"; `pip install 'rlft[trackers]'` installs {', '.join(EXTRA)}"
-                 if isinstance(e, (RuntimeError, ImportError)) and set(named) & set(EXTRA) else "")  # fmt: skip
-        raise ConfigError(join(key, "report_to"), f"{report_to!r}: {str(e).strip().splitlines()[0]}{extra}") from None
+        classes = callbacks(report_to)
+    except ValueError as e:
+        raise ConfigError(at, f"{report_to!r}: {str(e).strip().splitlines()[0]}") from None
+    names = {cls: name for name, cls in INTEGRATION_TO_CALLBACK.items()}
+    for cls in classes:
+        try:
+            cls()
+        except (RuntimeError, ImportError) as e:  # its package is missing
+            extra = f"; `pip install 'rlft[trackers]'` installs {', '.join(EXTRA)}" if names.get(cls) in EXTRA else ""
+            raise ConfigError(at, f"{report_to!r}: {str(e).strip().splitlines()[0].rstrip('.')}{extra}") from None
+    try:
+        Trackers.build(args)  # with the TrainingArguments they read (rlft's PPO lends its own fields)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(at, f"{report_to!r}: the trackers cannot be set up with these settings: {e}") from None
 
 
 def check_evaluation(args, key: str) -> None:
