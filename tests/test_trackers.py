@@ -119,6 +119,34 @@ def test_a_tracker_whose_package_is_missing_is_refused_at_validation(monkeypatch
         load_recipe(recipe)
 
 
+@pytest.mark.parametrize("report_to, words", [
+    (["tensorboard", "trackio"], None),
+    ("none", None),
+    (["tensorbord"], "t.report_to: ['tensorbord']: tensorbord is not supported, only"),
+    (5, "t.report_to: expected a tracker's name or a list of them (e.g. [tensorboard]), got 5"),
+])  # fmt: skip
+def test_ppo_trackers_are_built_at_validation_as_the_run_builds_them(report_to, words):
+    """rlft's PPOConfig is no TrainingArguments: validation builds the arguments its trackers read, too."""
+    from rlft.ppo.trainer import PPOConfig
+    from rlft.stages.builds import check_reporting
+    from rlft.stages.trackers import Trackers
+
+    config = PPOConfig(output_dir="/tmp/rlft-validate", report_to=report_to, max_steps=7, learning_rate=3e-4)
+    if words is None:
+        check_reporting(config, "t")
+        trackers = Trackers.build(config, project="p", run_name="r/ppo")
+        assert (trackers is None) == (report_to == "none")
+        if trackers is not None:
+            args = trackers.args
+            assert (args.output_dir, args.learning_rate, args.run_name, args.project) == (
+                "/tmp/rlft-validate", 3e-4, "r/ppo", "p")
+            assert [type(t).__name__ for t in trackers.integrations] == ["TensorBoardCallback", "TrackioCallback"]
+    else:
+        with pytest.raises(ConfigError) as e:
+            check_reporting(config, "t")
+        assert str(e.value).startswith(words)
+
+
 def test_report_to_flag_sets_every_training_stage_and_is_checked_like_an_override(tmp_path, capsys):
     overrides = report_to_overrides(tracked(), [], "tensorboard,trackio")
     assert overrides == ["stages.sft.trainer.report_to=[tensorboard, trackio]",

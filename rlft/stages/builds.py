@@ -69,8 +69,11 @@ def check_reporting(args, key: str) -> None:
     report_to, at = getattr(args, "report_to", None), join(key, "report_to")
     try:
         classes = callbacks(report_to)
-    except ValueError as e:
+    except ValueError as e:  # a name transformers does not know
         raise ConfigError(at, f"{report_to!r}: {str(e).strip().splitlines()[0]}") from None
+    except TypeError:
+        raise ConfigError(at, f"expected a tracker's name or a list of them (e.g. [tensorboard]), got {report_to!r}"
+                          ) from None
     names = {cls: name for name, cls in INTEGRATION_TO_CALLBACK.items()}
     for cls in classes:
         try:
