@@ -384,9 +384,9 @@ CASES = [
     case("report-to-unknown", "report_to names a tracker transformers does not know",
          ("stages.sft.trainer.report_to", "wandbb is not supported", "tensorboard"),
          pipeline(stages__sft__trainer__report_to=["wandbb"])),
-    case("report-to-missing", "report_to names a tracker that is not installed",
-         ("stages.grpo.trainer.report_to", "requires tensorboard"),
-         pipeline(stages__grpo__trainer__report_to="tensorboard")),
+    case("report-to-missing", "report_to names a tracker that is not installed (tensorboard and trackio are, "
+         "with rlft[dev])", ("stages.grpo.trainer.report_to", "requires wandb"),
+         pipeline(stages__grpo__trainer__report_to="wandb")),
     case("lora-targets-none", "LoRA target_modules that match no module of the tiny model",
          ("stages.sft.lora.target_modules", "qproj", "not found", "q_proj, up_proj, v_proj"),
          pipeline(stages__sft__lora={"target_modules": ["qproj"]})),

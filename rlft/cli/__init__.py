@@ -18,6 +18,8 @@ from rlft.rewards.checker import TIMEOUT
 from rlft.rewards.guard import RewardError
 
 RECIPES_DIR = Path("recipes")
+REPORT_TO = ("log every training stage to these trackers (tensorboard, trackio, ...; comma-separated): sets "
+             "stages.<name>.trainer.report_to, checked like an override (docs/metrics.md)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="--run-dir holds an earlier run: delete it and start "
                      "afresh (without this, such a folder is refused)")
     run.add_argument("--no-cache", action="store_true", help="retrain reward models from reward_models/ definitions")
+    run.add_argument("--report-to", metavar="TRACKERS", help=REPORT_TO)
     run.add_argument("--seeds", help="run once per seed (0-4, 0,2,5) into one sweep folder (--run-dir names it)")
     run.add_argument("--label", help="the sweep's variant name in rlft compare (default: recipe name and overrides)")
     run.add_argument("--jobs", type=int, default=1, help="with --seeds: run this many seeds at a time, each in its "
@@ -39,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
+    val.add_argument("--report-to", metavar="TRACKERS", help=REPORT_TO)
     chk = sub.add_parser("check-reward", help="check a reward on awkward completions and a recipe's rows")
     chk.add_argument("reward", help="built-in name, package.module:function or path/file.py:function")
     chk.add_argument("--kwargs", default="{}", help="factory parameters as YAML, e.g. '{max_chars: 40}'")
@@ -267,6 +271,20 @@ def _compare(args) -> int:
     return 0
 
 
+def _report_to(args) -> None:
+    """`rlft run|validate --report-to T1,T2`: add the override `stages.<name>.trainer.report_to=[T1, T2]` for every
+    training stage (rlft.runner.recipe.report_to_overrides), so that the trackers are checked like any override."""
+    if getattr(args, "report_to", None) is None:
+        return
+    if getattr(args, "resume", None):
+        raise ConfigError("--report-to", "a resumed run keeps the trackers it started with (its config.yaml)")
+    if args.recipe is None:
+        return  # `rlft run` without a recipe: the parser says what is missing
+    from rlft.runner.recipe import report_to_overrides
+
+    args.overrides = [*args.overrides, *report_to_overrides(args.recipe, args.overrides, args.report_to)]
+
+
 def _resume(args) -> int:
     """`rlft run --resume RUN_DIR [recipe] [key=value ...]`: continue a killed run (see rlft.runner.recovery)."""
     if args.run_dir or args.seeds is not None or args.label or args.overwrite or args.jobs != 1:
@@ -291,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         args.overrides = [*args.overrides, *extra]
     try:
+        _report_to(args)
         if args.command == "list":
             _list(args.what)
             return 0

@@ -88,12 +88,18 @@ def check_model_path(path: str, key: str, what: str = "model") -> None:
 
 @dataclass
 class DataSpec:
-    """A built-in task (`task` + `kwargs`) or local files (`path`, optional `eval_path`)."""
+    """A built-in task (`task` + `kwargs`), local files (`path`, optional `eval_path`) or a dataset from the hub
+    (`hub`, optional `config`, `split`, `eval_split`, `columns`)."""
 
     task: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     eval_path: str | None = None
+    hub: str | None = None  # a hub id (or a local copy of a dataset repository), read by datasets.load_dataset
+    config: str | None = None  # hub: the dataset's configuration (load_dataset's `name`), e.g. main for openai/gsm8k
+    split: str | None = None  # hub: the training split (default train)
+    eval_split: str | None = None  # hub: the held-out split (without it, eval_size rows are split off `split`)
+    columns: dict[str, str] = field(default_factory=dict)  # hub: its column -> rlft's ({question: prompt})
     train_size: int | None = None  # task: problems generated (default 5000); file: cap on rows (default all)
     eval_size: int | None = None  # held-out rows (task default 200; file without eval_path: split off)
     seed: int | None = None  # defaults to the recipe seed
@@ -106,10 +112,17 @@ class DataSpec:
             raise ConfigError(join(key, "policy_pairs"), f"must be 0 (off) or >= 2 samples, got {self.policy_pairs}")
         if not 0 <= self.label_noise <= 1:
             raise ConfigError(join(key, "label_noise"), f"must be in [0, 1], got {self.label_noise}")
-        if (self.task is None) == (self.path is None):
-            raise ConfigError(key, "set exactly one of task, path")
+        if [self.task, self.path, self.hub].count(None) != 2:
+            raise ConfigError(key, "set exactly one of task, path, hub")
         if self.eval_path is not None and self.path is None:
             raise ConfigError(join(key, "eval_path"), "needs path (a task makes its own held-out split)")
+        for name in ("config", "split", "eval_split", "columns"):
+            if getattr(self, name) and self.hub is None:
+                raise ConfigError(join(key, name), "applies to a dataset from the hub (data.hub)")
+        targets = list(self.columns.values())
+        for column, target in self.columns.items():
+            if targets.count(target) > 1:
+                raise ConfigError(join(join(key, "columns"), column), f"'{target}' is the target of several columns")
         positive(self.train_size, join(key, "train_size"))
         check_seed(self.seed, join(key, "seed"))
         positive(self.eval_size, join(key, "eval_size"), allow_zero=True)

@@ -89,6 +89,7 @@ def rewrite(raw: dict, fix: Fix, skip: Iterable[str] = ()) -> dict:
         if kind == "data" and isinstance(node, dict):
             leaf(node, "path", key, "data")
             leaf(node, "eval_path", key, "data")
+            leaf(node, "hub", key, "folder")  # a local copy of a dataset repository, else a hub id
             if "verifier" in node:
                 node["verifier"] = reward(node["verifier"], join(key, "verifier"))
         elif kind == "model" and isinstance(node, str):

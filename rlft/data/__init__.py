@@ -2,7 +2,8 @@
 
 Built-in tasks are conversational: `prompt` is `[{"role": "user", ...}]` and `completion` is
 `[{"role": "assistant", ...}]`, which TRL's trainers and the tokenizer's chat template both understand.
-Local JSONL/CSV/Parquet files may be conversational or plain text with the same column names.
+Local JSONL/CSV/Parquet files and datasets from the hub (rlft.data.hub: `columns` says which of theirs are these)
+may be conversational or plain text with the same column names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import NamedTuple
 
 from rlft.core.config import DataSpec, RewardSpec
 from rlft.core.schema import ConfigError, join, suggest
+from rlft.data import hub
 from rlft.data.files import FILE_FORMATS, read_file
 from rlft.data.files import conversational as file_is_conversational
 from rlft.data.preferences import preference_rows, unpaired_rows
@@ -87,6 +89,29 @@ def _task_columns(kind: str) -> tuple[str, ...]:
     return tuple(make([("1+1=", "2")], 0) if make else task_rows([("1+1=", "2")]))
 
 
+class Rows(NamedTuple):
+    """The rows of local files or a hub dataset, with the words messages name them by."""
+
+    train: object  # datasets.Dataset
+    held: object | None  # the held-out rows of `eval_path` / `eval_split`, else None
+    source: str  # "file 'x.jsonl'", "hub dataset 'openai/gsm8k' config main split train"
+    held_source: str
+    quoted: str  # the training rows inside a sentence: "'x.jsonl'"
+    held_option: str  # the option that gives held-out rows
+
+
+def _rows(spec: DataSpec, key: str, required: tuple[str, ...]) -> Rows:
+    """Read and check the rows of local files (`path`, `eval_path`) or a hub dataset (`hub`, `eval_split`)."""
+    if spec.hub is not None:
+        train, held = hub.read(spec, key, required)
+        where = hub.name(spec, spec.split or hub.DEFAULT_SPLIT)
+        return Rows(train, held, where, hub.name(spec, spec.eval_split or ""), where, "eval_split (a split of the "
+                    "dataset)")  # fmt: skip
+    train = read_file(spec.path, join(key, "path"), required)
+    held = read_file(spec.eval_path, join(key, "eval_path"), required) if spec.eval_path else None
+    return Rows(train, held, f"file '{spec.path}'", f"file '{spec.eval_path}'", f"'{spec.path}'", "eval_path (a file)")
+
+
 def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False) -> Columns:
     """Validate a data spec without generating it (files are read to check the columns `kind` needs) and
     return the columns its rows will have. `held_out`: the stage evaluates, so a file needs `eval_path` or an
@@ -108,19 +133,19 @@ def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False
         columns = _task_columns(kind)
         label = _label("data", f"task '{task.name}'", columns)
         return Columns(columns, label, columns if spec.eval_size != 0 else None, f"held-out {label}")
-    train = read_file(spec.path, join(key, "path"), required)
-    rows, columns = len(train), tuple(train.column_names)
-    label = _label("data", f"file '{spec.path}'", columns)
+    source = _rows(spec, key, required)
+    rows, columns = len(source.train), tuple(source.train.column_names)
+    label = _label("data", source.source, columns)
     result = Columns(columns, label, columns if spec.eval_size else None, f"held-out {label}")
-    if spec.eval_path:
-        held = tuple(read_file(spec.eval_path, join(key, "eval_path"), required).column_names)
-        result = result._replace(held=held, held_label=_label("held-out data", f"file '{spec.eval_path}'", held))
+    if source.held is not None:
+        held = tuple(source.held.column_names)
+        result = result._replace(held=held, held_label=_label("held-out data", source.held_source, held))
     elif spec.eval_size and spec.eval_size >= rows:
-        raise ConfigError(join(key, "eval_size"), f"must be less than the {rows} rows of '{spec.path}' "
+        raise ConfigError(join(key, "eval_size"), f"must be less than the {rows} rows of {source.quoted} "
                           f"(they are split into training and held-out rows), got {spec.eval_size}")  # fmt: skip
     elif held_out and not spec.eval_size:
-        raise ConfigError(key, f"an eval stage needs held-out rows: set eval_path (a file) or eval_size (rows "
-                          f"split off '{spec.path}')")  # fmt: skip
+        raise ConfigError(key, f"an eval stage needs held-out rows: set {source.held_option} or eval_size (rows "
+                          f"split off {source.quoted})")  # fmt: skip
     return result
 
 
@@ -164,16 +189,13 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
         held_rows = make(held, seed + 1, 0.0) if held else None  # held-out pairs are never flipped
         train_set = Dataset.from_dict(make(train, seed, spec.label_noise))
         return train_set, Dataset.from_dict(held_rows) if held_rows else None
-    train = read_file(spec.path, join(key, "path"), required)
-    if spec.eval_path:
-        held = read_file(spec.eval_path, join(key, "eval_path"), required)
-    elif spec.eval_size:
+    source = _rows(spec, key, required)
+    train, held = source.train, source.held
+    if held is None and spec.eval_size:
         if spec.eval_size >= len(train):
-            raise ConfigError(join(key, "eval_size"), f"{spec.eval_size} >= the {len(train)} rows of '{spec.path}'")
+            raise ConfigError(join(key, "eval_size"), f"{spec.eval_size} >= the {len(train)} rows of {source.quoted}")
         parts = train.train_test_split(test_size=spec.eval_size, seed=seed, shuffle=True)
         train, held = parts["train"], parts["test"]
-    else:
-        held = None
     if spec.train_size is not None:
         train = train.select(range(min(spec.train_size, len(train))))
     return train, held
@@ -201,5 +223,7 @@ def verifier_name(spec: DataSpec) -> str:
 
 def conversational(spec: DataSpec) -> bool:
     """Whether a stage's rows are message lists, which need the tokenizer's chat template: a task's always
-    are; a file's are when its first `prompt` is a list."""
+    are; a file's or a hub dataset's are when its first `prompt` is a list."""
+    if spec.hub is not None:
+        return hub.conversational(spec)
     return spec.task is not None or file_is_conversational(spec.path)

@@ -63,15 +63,21 @@ def read_file(path: str, key: str, required: tuple[str, ...]):
         if missing:
             has = ", ".join(ds.column_names)
             raise ConfigError(key, f"'{path}' lacks column(s) {', '.join(missing)}; it has: {has}")
-        forms: dict[str, str] = {}
-        start = 0
-        for batch in ds.select_columns(list(required)).iter(batch_size=8192):  # decoded values, in batches
-            for j in range(len(batch[required[0]])):
-                problem = _row_problem({c: batch[c][j] for c in required}, required, forms)
-                if problem:
-                    raise ConfigError(key, f"'{path}' row {start + j}: {problem}")
-            start += len(batch[required[0]])
+        check_values(ds, f"'{path}'", key, required)
     return ds
+
+
+def check_values(ds, name: str, key: str, required: tuple[str, ...]) -> None:
+    """The values of a loaded dataset's `required` columns, row by row, by the rules of a file's rows (`name`
+    says which rows in a message: `'train.csv' row 3: ...`)."""
+    forms: dict[str, str] = {}
+    start = 0
+    for batch in ds.select_columns(list(required)).iter(batch_size=8192):  # decoded values, in batches
+        for j in range(len(batch[required[0]])):
+            problem = _row_problem({c: batch[c][j] for c in required}, required, forms)
+            if problem:
+                raise ConfigError(key, f"{name} row {start + j}: {problem}")
+        start += len(batch[required[0]])
 
 
 def _first_char(file: Path) -> str:

@@ -67,7 +67,7 @@ class PPOConfig:
     bf16: bool = False
     use_cpu: bool = False
     activation_checkpointing: bool = False
-    report_to: str = "none"
+    report_to: str | list[str] = "none"  # trackers, as in TRL's configs (rlft.stages.trackers)
     save_strategy: Literal["no", "steps"] = "no"  # "steps": a checkpoint every save_steps (TRL's names)
     save_steps: int = 500
     resume_from_checkpoint: str | None = None  # a checkpoint-N folder: continue exactly where it stopped

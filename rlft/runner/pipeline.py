@@ -147,7 +147,10 @@ def run_stages(recipe: Recipe, path: Path, timer: Timer, resume: bool, rewards: 
         ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo, trained,
                            checkpoint=checkpoint, resume_state=state)  # fmt: skip
         with writing(ctx.dir, f"stage '{name}' file", only_storage=True):  # a full disk: WriteError naming the file
-            result = ALGORITHMS[stage.algorithm].run(ctx)
+            try:
+                result = ALGORITHMS[stage.algorithm].run(ctx)
+            finally:
+                ctx.close()  # its trackers, after the last evaluation the stage logs
         outputs[name] = ref = result.output
         stage_summary = {"algorithm": stage.algorithm, "wall_s": stage_timer.seconds(), **result.summary()}
         summary["stages"][name] = stage_summary = dist.on_main(finish_stage, ctx, ref, stage_summary)

@@ -110,6 +110,25 @@ def check_recipe(recipe: Recipe) -> None:
         seen[name] = algo
 
 
+def report_to_overrides(source: str | Path | dict, overrides: list[str], trackers: str) -> list[str]:
+    """`rlft run --report-to tensorboard,trackio`: one override `stages.<name>.trainer.report_to=[...]` per stage
+    that trains (the registry's `trains` flag), checked by `load_recipe` like any override.
+
+    >>> report_to_overrides({"stages": {"s": {"algorithm": "sft", "model": "m"}, "e": {"algorithm": "eval",
+    ...                      "model": {"from_stage": "s"}}}}, [], "tensorboard, trackio")
+    ['stages.s.trainer.report_to=[tensorboard, trackio]']
+    """
+    names = [t.strip() for t in trackers.split(",") if t.strip()]
+    if not names:
+        raise ConfigError("--report-to", "name at least one tracker, e.g. --report-to tensorboard (or tensorboard,"
+                          "trackio)")
+    stages = [n for n, s in parse_recipe(source, overrides).stages.items()
+              if s.algorithm in ALGORITHMS and ALGORITHMS[s.algorithm].trains]  # fmt: skip
+    if not stages:
+        raise ConfigError("--report-to", "applies to training stages; this recipe has none")
+    return [f"stages.{name}.trainer.report_to=[{', '.join(names)}]" for name in stages]
+
+
 # ---------------------------------------------------------------- reward-model definitions
 
 

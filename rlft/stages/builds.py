@@ -60,18 +60,32 @@ def check_optimizer(args, key: str) -> None:
 
 
 def check_reporting(args, key: str) -> None:
-    """Each tracker in `report_to` must be one transformers knows and whose package is installed; the trainer
-    would otherwise fail while it starts, after the data and model are built."""
-    report_to = getattr(args, "report_to", None)
-    if not report_to or report_to == "none" or report_to == ["none"]:
-        return
-    from transformers.integrations import get_reporting_integration_callbacks
+    """Each tracker in `report_to` must be one transformers knows and whose package is installed: the trackers
+    are built as the run builds them (rlft.stages.trackers), which the trainer would otherwise do only once the
+    data and model are ready."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
+    from rlft.stages.trackers import EXTRA, Trackers, callbacks
+
+    report_to, at = getattr(args, "report_to", None), join(key, "report_to")
     try:
-        for callback in get_reporting_integration_callbacks(report_to):
-            callback()
-    except (ValueError, RuntimeError, ImportError) as e:
-        raise ConfigError(join(key, "report_to"), f"{report_to!r}: {str(e).strip().splitlines()[0]}") from None
+        classes = callbacks(report_to)
+    except ValueError as e:  # a name transformers does not know
+        raise ConfigError(at, f"{report_to!r}: {str(e).strip().splitlines()[0]}") from None
+    except TypeError:
+        raise ConfigError(at, f"expected a tracker's name or a list of them (e.g. [tensorboard]), got {report_to!r}"
+                          ) from None
+    names = {cls: name for name, cls in INTEGRATION_TO_CALLBACK.items()}
+    for cls in classes:
+        try:
+            cls()
+        except (RuntimeError, ImportError) as e:  # its package is missing
+            extra = f"; `pip install 'rlft[trackers]'` installs {', '.join(EXTRA)}" if names.get(cls) in EXTRA else ""
+            raise ConfigError(at, f"{report_to!r}: {str(e).strip().splitlines()[0].rstrip('.')}{extra}") from None
+    try:
+        Trackers.build(args)  # with the TrainingArguments they read (rlft's PPO lends its own fields)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(at, f"{report_to!r}: the trackers cannot be set up with these settings: {e}") from None
 
 
 def check_evaluation(args, key: str) -> None:

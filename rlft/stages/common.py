@@ -27,6 +27,7 @@ from rlft.stages.eval_extras import start_ref
 from rlft.stages.heldout import EvalCallback, generation_eval
 from rlft.stages.precheck import at_stage_start
 from rlft.stages.result import StageResult
+from rlft.stages.trackers import Trackers, run_names
 from rlft.stages.trainer_config import make_trainer_config
 
 
@@ -45,6 +46,20 @@ class StageContext:
     reward_models: Callable[[str], Path] | None = None
     checkpoint: Path | None = None  # resuming a killed run: continue from this checkpoint (rlft.runner.recovery)
     resume_state: dict | None = None  # rlft's state saved with that checkpoint
+    trackers: Trackers | None = None  # the trackers `trainer.report_to` names, open while the stage runs
+
+    def log(self, step: int, split: str, metrics: dict) -> dict:
+        """One record into metrics.jsonl and, while the stage reports to trackers, into them under the same
+        names (`<split>/<key>`, rlft.stages.trackers); returns the record."""
+        record = self.metrics.log(self.name, step, split, metrics)
+        if self.trackers is not None:
+            self.trackers.log(step, record)
+        return record
+
+    def close(self) -> None:
+        """The stage has ended (or failed): its trackers write what they hold and close."""
+        if self.trackers is not None:
+            self.trackers.close()
 
     @property
     def stage(self) -> Stage:
@@ -178,14 +193,13 @@ class MetricsCallback(TrainerCallback):
             self.ctx.echo(f"  [{self.ctx.name}] step {state.global_step}/{state.max_steps} " + " ".join(shown))
 
 
-
-
 def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rewards=None, config_defaults=None,
                 **trainer_kwargs):
     """The one training path every TRL-backed stage shares: model -> TRL config -> trainer (public
     constructor arguments only) -> train -> save. Returns the stage's result."""
     model, tokenizer, save_ref, peft = starting_model(ctx)
-    args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **(config_defaults or {}))
+    args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **tracker_names(ctx),
+                               **(config_defaults or {}))
     eval_rewards = rewards if rewards is not None else ctx.rewards()
     dist.on_main(at_stage_start, ctx, model, tokenizer, train, eval_rewards, args)  # with `check.enabled`
     eval_cb = generation_eval(ctx, tokenizer, held_out, eval_rewards)
@@ -201,6 +215,11 @@ def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rew
     return train_and_save(ctx, trainer, tokenizer, save_ref, eval_cb)
 
 
+def tracker_names(ctx: StageContext) -> dict:
+    """The recipe and `<run folder>/<stage>`: the project and run the trackers file a stage under (trackio)."""
+    return run_names(ctx.run_dir, ctx.name, ctx.recipe.name)
+
+
 def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, eval_cb: EvalCallback | None,
                    final_eval: bool = True):
     """Train (continuing from `ctx.checkpoint` when resuming), save the model (or adapter), and return the
@@ -209,6 +228,7 @@ def train_and_save(ctx: StageContext, trainer, tokenizer, save_ref: ModelRef, ev
 
     dist.check_trainer(trainer.args, ctx.key)  # several processes: the trainer must sync them
     metrics_cb = MetricsCallback(ctx)
+    ctx.trackers = Trackers.adopt(trainer)  # the trainer's trackers also take rlft's evaluations
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints a shorter line
     trainer.add_callback(metrics_cb)
     trainer.add_callback(CheckpointCallback(ctx, trainer, metrics_cb, eval_cb, ctx.resume_state))

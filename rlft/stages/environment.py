@@ -109,7 +109,7 @@ def evaluate(ctx, model, tokenizer, held_out, step: int) -> dict:
         return {}
     rows = held_out.to_list()[:ctx.stage.eval.size or len(held_out)]
     metrics = play(model.eval(), tokenizer, spec(ctx.stage), rows)
-    ctx.metrics.log(ctx.name, step, "eval", metrics)
+    ctx.log(step, "eval", metrics)
     shown = " ".join(f"{k.removeprefix('env/')}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
     ctx.echo(f"  [{ctx.name}] step {step} held-out episodes: {shown}")
     return metrics

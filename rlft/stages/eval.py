@@ -26,7 +26,7 @@ def run(ctx: StageContext):
         model, tokenizer, held_out, ctx.verifier(), ctx.rewards(), spec.max_new_tokens, spec.batch_size,
         spec.num_examples, StageEval(ctx).options(model),
     )  # fmt: skip
-    ctx.metrics.log(ctx.name, 0, "eval", metrics)
+    ctx.log(0, "eval", metrics)
     shown = ("format_compliance", "entropy", "kl", *(f"pass@{k}" for k in spec.ks))
     extra = "".join(f" {k}={metrics[k]:.4g}" for k in shown if metrics.get(k) is not None)
     ctx.echo(f"  [{ctx.name}] accuracy={metrics['accuracy']} on {metrics['num_samples']} held-out prompts "

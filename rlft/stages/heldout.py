@@ -38,7 +38,7 @@ class EvalCallback(TrainerCallback):
 
     def run(self, model, step: int) -> dict:
         metrics, examples = self.measure(model)
-        self.ctx.metrics.log(self.ctx.name, step, "eval", metrics)
+        self.ctx.log(step, "eval", metrics)  # metrics.jsonl and the trackers
         self.history.append({"step": step, **metrics})
         self.examples = examples
         value = metrics.get(self.accuracy)

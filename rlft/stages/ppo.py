@@ -12,10 +12,11 @@ from rlft.eval.alarms import stop_if_diverged
 from rlft.models import save_stage_model
 from rlft.ppo.trainer import Models, PPOConfig, train
 from rlft.stages import checkpoints
-from rlft.stages.common import StageContext, starting_model
+from rlft.stages.common import StageContext, starting_model, tracker_names
 from rlft.stages.heldout import generation_eval
 from rlft.stages.precheck import at_stage_start
 from rlft.stages.result import StageResult
+from rlft.stages.trackers import Trackers
 from rlft.stages.trainer_config import make_trainer_config
 
 
@@ -34,6 +35,9 @@ def run(ctx: StageContext):
     model.to(device)
     at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
     models = Models(model, peft, cfg.value_lora_r, cfg.activation_checkpointing)
+    ctx.trackers = Trackers.build(cfg, **tracker_names(ctx))  # trainer.report_to, as TRL's trainers report
+    if ctx.trackers is not None:
+        ctx.trackers.begin(models.policy)
 
     eval_cb = generation_eval(ctx, tokenizer, held_out, rewards)
     last: dict = dict(ctx.resume_state["last"]) if ctx.resume_state else {}
@@ -41,7 +45,7 @@ def run(ctx: StageContext):
         checkpoints.restore_eval(eval_cb, ctx.resume_state)
 
     def log(step, metrics):
-        last.update(ctx.metrics.log(ctx.name, step, "train", metrics))
+        last.update(ctx.log(step, "train", metrics))
         stop_if_diverged(f"{ctx.key}.trainer", metrics, step, cfg.learning_rate, cfg.max_grad_norm)
         shown = " ".join(f"{k}={metrics[k]:.4g}" for k in ("objective/scores", "objective/kl", "loss/value_avg"))
         ctx.echo(f"  [{ctx.name}] step {step}/{cfg.max_steps} {shown}")

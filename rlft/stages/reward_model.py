@@ -14,7 +14,7 @@ from rlft.core.tracking import write_json
 from rlft.models import ModelRef, load_model
 from rlft.rm import report as rm_report
 from rlft.rm.score import STATS_FILE, pairwise_report, score
-from rlft.stages.common import StageContext, starting_model, train_and_save
+from rlft.stages.common import StageContext, starting_model, tracker_names, train_and_save
 from rlft.stages.heldout import EvalCallback
 from rlft.stages.result import StageResult
 from rlft.stages.trainer_config import make_trainer_config
@@ -31,7 +31,7 @@ def run(ctx: StageContext):
 
     train, held_out = ctx.data()
     model, tokenizer, save_ref, peft = starting_model(ctx, head="reward")
-    args = make_trainer_config(config_class(), ctx.stage, ctx.dir / "trainer", ctx.seed)
+    args = make_trainer_config(config_class(), ctx.stage, ctx.dir / "trainer", ctx.seed, **tracker_names(ctx))
     eval_cb = pairwise_eval(ctx, tokenizer, held_out)
     trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=peft,
                             callbacks=[eval_cb] if eval_cb else None)  # fmt: skip
@@ -65,7 +65,7 @@ def finish(ctx: StageContext, trainer, tokenizer, held_out, save_ref: ModelRef, 
 
     if held_out is not None and "chosen" in held_out.column_names:
         report = quality_report(ctx, model, tokenizer, held_out, save_ref)
-        ctx.metrics.log(ctx.name, trainer.state.global_step, "eval", report)
+        ctx.log(trainer.state.global_step, "eval", report)
         write_json(ctx.dir / STATS_FILE, report)
         result.eval = report
         ctx.echo(f"  [{ctx.name}] held-out pairwise accuracy={report['pairwise_accuracy']:.3f} "
