@@ -249,3 +249,19 @@ def test_evaluation_settings_are_checked_at_load_time(change, key):
     with pytest.raises(ConfigError) as e:
         rlft.load_recipe(eval_recipe(), change)
     assert e.value.key == key
+
+
+def test_held_out_rows_that_mix_tasks_get_accuracy_per_task(tmp_path):
+    """A `task` column with two tasks: accuracy/<task> beside accuracy, in metrics.jsonl, summary and report."""
+    import datasets
+
+    rows = [{"prompt": f"{a}+{b}=", "answer": str(a + b), "task": "add" if a < 5 else "big"}
+            for a in range(10) for b in range(3)]  # fmt: skip
+    datasets.Dataset.from_list(rows).to_json(tmp_path / "mix.jsonl")
+    recipe = smoke_recipe(e={**EVAL, "model": TINY})
+    recipe["data"] = {"path": str(tmp_path / "mix.jsonl"), "eval_path": str(tmp_path / "mix.jsonl")}
+    run = rlft.run(recipe, run_dir=tmp_path / "run", echo=lambda _: None)
+    ev = run.summary["stages"]["e"]["eval"]
+    assert set(ev) >= {"accuracy/add", "accuracy/big"} and ev["num_samples"] == 30
+    assert ev["accuracy"] == pytest.approx((ev["accuracy/add"] * 15 + ev["accuracy/big"] * 15) / 30)
+    assert "accuracy/add" in (run.path / "report.md").read_text()

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from rlft.eval.metrics import fraction_passing, isolated_rng, mean_pass_at_k, token_stats
+from rlft.eval.metrics import fraction_passing, isolated_rng, mean_pass_at_k, per_task, token_stats
 from rlft.rewards.guard import guard
 from rlft.rewards.text import completion_text, content_text
 
@@ -148,7 +148,8 @@ def evaluate(
 
     Metrics: `accuracy` (verifier == 1), `reward` (weighted sum of rewards, TRL's name) and
     `rewards/<name>/mean`, `completions/mean_length`, `completions/max_length`, `completions/clipped_ratio`
-    (no eos within max_new_tokens), `num_samples`; with `options`: `format_compliance`, `entropy`, `kl`,
+    (no eos within max_new_tokens), `num_samples`; `accuracy/<task>` when the rows mix tasks (a `task` column);
+    with `options`: `format_compliance`, `entropy`, `kl`,
     `pass@k` (docs/evaluation.md).
     """
     options = options or EvalOptions()
@@ -165,6 +166,8 @@ def evaluate(
     metrics: dict[str, float | None] = {"num_samples": len(texts)}
     correct = verifier(completions, prompts=prompts, **columns) if verifier is not None else [None] * len(texts)
     metrics["accuracy"] = mean([None if c is None else float(c == 1.0) for c in correct])
+    if "task" in columns:  # a mixture of tasks: accuracy per task too
+        metrics.update(per_task(correct, list(columns["task"])))
     total, means = score_all(rewards, completions, prompts=prompts, **columns)
     metrics.update(means)
     if rewards:

@@ -52,6 +52,25 @@ def mean_pass_at_k(correct: list[list[bool | None]], ks: list[int]) -> dict[str,
     return out
 
 
+def per_task(correct: list[float | None], tasks: list) -> dict[str, float | None]:
+    """`accuracy/<task>` for each task of a held-out split that mixes tasks (a `task` column with two or more
+    values): the fraction of that task's rows the verifier passed (rows it does not apply to left out).
+
+    >>> per_task([1.0, 0.0, 1.0, None], ["a", "a", "b", "b"])
+    {'accuracy/a': 0.5, 'accuracy/b': 1.0}
+    >>> per_task([1.0, 0.0], ["a", "a"])
+    {}
+    """
+    names = sorted({str(t) for t in tasks})
+    if len(names) < 2:
+        return {}
+    out = {}
+    for name in names:
+        flags = [float(c == 1.0) for c, t in zip(correct, tasks, strict=True) if str(t) == name and c is not None]
+        out[f"accuracy/{name}"] = sum(flags) / len(flags) if flags else None
+    return out
+
+
 def fraction_passing(scores: list[float | None]) -> float | None:
     """Fraction of completions with full marks (score >= 1) from a format reward; None left out.
 

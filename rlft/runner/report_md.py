@@ -58,10 +58,17 @@ def pass_keys(evals: list[dict]) -> list[str]:
     return sorted({k for e in evals for k in e if k.startswith("pass@")}, key=lambda k: int(k[5:]))
 
 
+def task_keys(evals: list[dict]) -> list[str]:
+    """The per-task accuracy keys (`accuracy/<task>`) present, by task name."""
+    return sorted({k for e in evals for k in e if k.startswith("accuracy/")})
+
+
 def eval_table(evals: list[dict]) -> list[str]:
-    """Held-out evaluations as a table: a `step` column when there are several, then the columns logged."""
+    """Held-out evaluations as a table: a `step` column when there are several, then the columns logged (with
+    the accuracy of each task when the rows mix tasks)."""
     passes = pass_keys(evals)
-    columns = [c for c in ["accuracy", *passes, *EVAL_COLUMNS[1:]] if any(e.get(c) is not None for e in evals)]
+    columns = [c for c in ["accuracy", *task_keys(evals), *passes, *EVAL_COLUMNS[1:]]
+               if any(e.get(c) is not None for e in evals)]  # fmt: skip
     stepped = any("step" in e for e in evals)
     header = (["step"] if stepped else []) + columns
     return table(header, [([e.get("step")] if stepped else []) + [e.get(c) for c in columns] for e in thin(evals)])
