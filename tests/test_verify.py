@@ -78,8 +78,8 @@ SHORT = ["stages.sft.trainer.max_steps=20", "stages.grpo.trainer.max_steps=2", "
 @pytest.mark.slow
 def test_a_broken_learning_rate_fails_verification(tmp_path):
     """With `learning_rate: 0` GRPO cannot move the model: its gain over SFT is 0, below the recipe's floor."""
-    cmd = [sys.executable, "-m", "rlft.cli", "verify", str(ROOT / "recipes/quickstart.yaml"), "--seeds", "0",
-           "--run-dir", str(tmp_path / "v"), "stages.grpo.trainer.learning_rate=0", *SHORT]
+    cmd = [sys.executable, "-m", "rlft.cli", "verify", str(ROOT / "recipes/quickstart.yaml"),
+           "stages.grpo.trainer.learning_rate=0", *SHORT, "--seeds", "0", "--run-dir", str(tmp_path / "v")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     result = json.loads((tmp_path / "v" / "verify.json").read_text())
