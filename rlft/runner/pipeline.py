@@ -31,6 +31,7 @@ from rlft.core.tracking import (
     write_text,
     writing,
 )
+from rlft.envs.guard import surfacing
 from rlft.eval import alarms
 from rlft.models import ModelRef
 from rlft.runner import recovery, report
@@ -148,8 +149,8 @@ def run_stages(recipe: Recipe, path: Path, timer: Timer, resume: bool, rewards: 
                                     echo=echo)
         ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo, trained,
                            checkpoint=checkpoint, resume_state=state)  # fmt: skip
-        with writing(ctx.dir, f"stage '{name}' file", only_storage=True):  # a full disk: WriteError naming the file
-            result = ALGORITHMS[stage.algorithm].run(ctx)
+        with writing(ctx.dir, f"stage '{name}' file", only_storage=True), surfacing():  # a full disk: WriteError
+            result = ALGORITHMS[stage.algorithm].run(ctx)  # naming the file; an environment's fault: EnvError
         outputs[name] = ref = result.output
         stage_summary = {"algorithm": stage.algorithm, "wall_s": stage_timer.seconds(), **result.summary()}
         summary["stages"][name] = stage_summary = dist.on_main(finish_stage, ctx, ref, stage_summary)
