@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-from hostile_inputs import case
+from hostile_inputs import case, edit
 
 GAMES = '''
 import sys
@@ -166,6 +166,11 @@ ENV_CASES = [
              ("episode 1, turn 0, action get_reward() returned float inf",), "eval"),
     env_case("reward-text-grpo", "get_reward() returns a string", "TextReward",
              ("episode 1, turn 0, action get_reward() returned str '1.0'", "finite number")),
+    case("env-context-too-small", "a tiny model left at 128 positions, far fewer than the tool prompt takes",
+         ("stages.s.model.tiny.max_position_embeddings", "is 128, too small for this environment",
+          "tool schemas is 998 tokens", "needs at least 1198"),
+         edit(played("GuessNumber"), {"stages.s.env.name": "guess_number", "stages.s.env.kwargs": {"high": 20},
+                                      "stages.s.model.tiny.max_position_embeddings": 128})),
 ]
 
 
