@@ -43,11 +43,24 @@ def test_env_block_loads_with_defaults_and_shorthand():
     ({"name": "guess_number"}, {"check": {"enabled": True}}, "stages.play.check", "pre-run check"),
     ({"name": "guess_number"}, {"model": {"tiny": {"hidden_size": 32}}}, "stages.play.model.tiny.chat_template",
      "tool_calling"),
+    # the tool schemas make a long prompt: 999 tokens for guess_number (10 turns), plus the completion budget of 200
+    ({"name": "guess_number", "kwargs": {"high": 20}}, {"model": {"tiny": {**TOOL_TINY["tiny"],
+     "max_position_embeddings": 1198}}}, "stages.play.model.tiny.max_position_embeddings",
+     "is 1198, too small for this environment: the prompt with its tool schemas is 999 tokens (with the first "
+     "generated row's observation) and trainer.max_completion_length adds 200; needs at least 1199"),
+    ({"name": "wordle"}, {"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 128}}},
+     "stages.play.model.tiny.max_position_embeddings", "is 128, too small"),
 ])
 def test_env_block_refusals(env, stage, key, words):
     with pytest.raises(ConfigError) as e:
         load_recipe(recipe(env, **stage))
     assert e.value.key == key and words in str(e.value)
+
+
+def test_the_context_check_accepts_the_length_it_asks_for():
+    raw = recipe({"name": "guess_number", "kwargs": {"high": 20}})
+    raw["stages"]["play"]["model"] = {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 1199}}
+    assert load_recipe(raw).stages["play"].model.tiny.max_position_embeddings == 1199
 
 
 EVAL = {"algorithm": "eval", "model": {"from_stage": "play"}}
@@ -57,10 +70,14 @@ EVAL = {"algorithm": "eval", "model": {"from_stage": "play"}}
     ({"env": {"name": "guess_number", "eval_size": 0}}, "stages.after.env.eval_size", "must be > 0"),
     ({"rewards": ["numeric_match"]}, "stages.after.rewards", "get_reward()"),
     ({"eval": {"max_new_tokens": 64}}, "stages.after.eval.max_new_tokens", "only eval.size"),
+    ({"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 1000}}},
+     "stages.after.model.tiny.max_position_embeddings", "one held-out reply adds 128; needs at least"),
 ])
 def test_eval_stage_env_refusals(change, key, words):
     raw = recipe()
     raw["stages"]["after"] = {**EVAL, "env": "guess_number", **change}
+    if "model" in change:  # a tiny model of its own instead of the trained one
+        raw["stages"]["after"]["model"] = change["model"]
     with pytest.raises(ConfigError) as e:
         load_recipe(raw)
     assert e.value.key == key and words in str(e.value)
@@ -72,8 +89,8 @@ def test_env_is_refused_by_algorithms_without_the_capability():
     with pytest.raises(ConfigError) as e:
         load_recipe(raw)
     takes = [a.name for a in ALGORITHMS.values() if a.environments]
-    assert takes == ["grpo", "eval"]
-    assert e.value.key == "stages.play.env" and "applies to grpo, eval stages, not 'rloo'" in str(e.value)
+    assert takes == ["grpo", "ppo", "eval"]
+    assert e.value.key == "stages.play.env" and "applies to grpo, ppo, eval stages, not 'rloo'" in str(e.value)
 
 
 def test_env_file_path_is_resolved_beside_the_recipe(tmp_path):

@@ -15,11 +15,14 @@ import time
 import pytest
 import yaml
 from conftest import ROOT
-from hostile_inputs import CASES, Case
+from hostile_envs import ENV_CASES, ENV_FAULTS
+from hostile_inputs import CASES as INPUT_CASES
+from hostile_inputs import Case
 
 from rlft.cli import main
 
 SECONDS = 20  # no case may take longer: bad input is refused before training
+CASES = INPUT_CASES + ENV_CASES  # environments have their own module (tests/hostile_envs.py)
 
 
 def enospc(path) -> OSError:
@@ -105,7 +108,7 @@ def deny_reading(name: str):
     return install
 
 
-FAULTS = {"model": fail_weights(only_trained=True), "init": fail_weights(only_trained=False)}
+FAULTS = {"model": fail_weights(only_trained=True), "init": fail_weights(only_trained=False), **ENV_FAULTS}
 
 
 def fault(name: str):
@@ -194,7 +197,8 @@ def test_corpus_is_large_and_unique():
     assert all(c.what and c.expect for c in CASES)
 
 
-SUBPROCESS = ["yaml-unclosed", "no-chat-template"]  # refused at load time; refused once the stage starts
+# refused at load time; refused once the stage starts; an environment breaking mid-training
+SUBPROCESS = ["yaml-unclosed", "no-chat-template", "env-reset-raises-ppo"]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.id in SUBPROCESS], ids=SUBPROCESS)

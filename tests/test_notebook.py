@@ -1,5 +1,5 @@
-"""examples/custom_reward.ipynb runs headless, top to bottom, as a user would run it (smaller settings
-injected after its parameters cell, as papermill does)."""
+"""The notebooks in examples/ run headless, top to bottom, as a user would run them (other settings injected
+after their parameters cell, as papermill does)."""
 
 import json
 
@@ -36,3 +36,26 @@ def test_custom_reward_notebook_runs(tmp_path):
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the reward curve
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["stage"] == "grpo" and "rewards/near_miss/mean" in r] == [1, 2, 3, 4]
+
+
+ENV_NOTEBOOK = ROOT / "examples" / "environments.ipynb"
+
+
+@pytest.mark.slow
+def test_environments_notebook_runs(tmp_path):
+    """Write an environment, check it, play 4 GRPO steps on it and plot success and turns: about a minute."""
+    nb = nbformat.read(ENV_NOTEBOOK, as_version=4)
+    params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
+        f"RUN_DIR = {str(tmp_path / 'run')!r}\nimport torch; torch.set_num_threads(1)"))
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "environment 'dial': ok" in text and "scripted policy: mean return 1" in text
+    assert "4 logged steps; held-out success" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # success and turns
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["split"] == "train" and "rewards/Dial/mean" in r] == [1, 2, 3, 4]
+    assert [r["env/episodes"] for r in records if r["split"] == "eval"] == [8]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from rlft.core.schema import suggest
 from rlft.envs.base import DEFAULT_MAX_TURNS
 from rlft.envs.calculator import Calculator
+from rlft.envs.guard import guarded_class
 from rlft.envs.guess_number import GuessNumber
 from rlft.envs.maze import Maze
 from rlft.envs.wordle import Wordle
@@ -73,7 +74,27 @@ class EnvSpec:
 
     def factory(self):
         """What `trl.GRPOTrainer(environment_factory=...)` takes: a no-argument callable making one instance."""
-        return functools.partial(self.cls, max_turns=self.max_turns) if self._takes_max_turns() else self.cls
+        return self._factory(self.cls)
+
+    def guarded(self):
+        """`factory()` for instances whose reset, tools and get_reward run guarded (rlft.envs.guard): what rlft's
+        stages play. Each call starts a new episode count."""
+        return self._factory(guarded_class(self.name, self.cls, list(tools(self.cls))))
+
+    def reward(self):
+        """The episode's `get_reward()` as a reward function (TRL's contract, reading the `environments` TRL passes),
+        named after the class as TRL names it; None for a class without get_reward."""
+        if not callable(getattr(self.cls, "get_reward", None)):
+            return None
+
+        def episode_reward(completions, environments, **kwargs):
+            return [e.get_reward() for e in environments]
+
+        episode_reward.__name__ = self.cls.__name__
+        return episode_reward
+
+    def _factory(self, cls: type):
+        return functools.partial(cls, max_turns=self.max_turns) if self._takes_max_turns() else cls
 
     def _takes_max_turns(self) -> bool:
         try:

@@ -1,8 +1,9 @@
 """The math of PPO for language models, as pure tensor functions (CleanRL style: readable in one sitting).
 
-Shapes: `(batch, T)` over completion tokens; `mask` is 1 for real completion tokens (up to and including
-EOS) and 0 for padding and anything generated after EOS. Every reduction is masked, so padding never
-leaks into a mean, a variance or an advantage.
+Shapes: `(batch, T)` over completion tokens; `mask` is 1 for the tokens the policy generated (single-turn: up
+to and including EOS) and 0 for padding, anything generated after EOS and, in a multi-turn episode, the tool
+results between the model's replies. Every reduction is masked, so those tokens never leak into a mean, a
+variance or an advantage; GAE steps over them (`gae`).
 
 Sources: GAE and the clipped objectives follow Schulman et al. (2016, 2017) and the "N implementation
 details of RLHF with PPO" (Huang et al., 2024); the k1/k3 KL estimators follow Schulman's "Approximating
@@ -74,32 +75,48 @@ def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = 
     raise ValueError(f"kl estimator must be 'k1' or 'k3', got {kind!r}")
 
 
+def last_index(mask: torch.Tensor) -> torch.Tensor:
+    """The position of each row's last masked-in token (0 for a row with none).
+
+    >>> last_index(torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])).tolist()
+    [1, 3, 0]
+    """
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return (mask.bool() * positions).argmax(dim=1)
+
+
 def token_rewards(scores: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
-    """Per-token rewards: -kl_coef * KL at every completion token, plus the sequence score at the last one.
+    """Per-token rewards: -kl_coef * KL at every token of the policy, plus the sequence score at its last one (in
+    an episode: the last token of the model's last reply).
 
     >>> token_rewards(torch.tensor([1.0]), torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([[1.0, 1.0, 0.0]]), 0.1)
     tensor([[-0.0500,  0.9500,  0.0000]])
+    >>> token_rewards(torch.tensor([1.0]), torch.tensor([[0.5, 0.3, 0.5]]), torch.tensor([[1.0, 0.0, 1.0]]), 0.1)
+    tensor([[-0.0500,  0.0000,  0.9500]])
     """
     rewards = torch.where(mask.bool(), -kl_coef * kl, torch.zeros_like(kl))
-    last = (mask.sum(dim=1).long() - 1).clamp(min=0)
-    rewards[torch.arange(len(scores)), last] += scores
+    rewards[torch.arange(len(scores)), last_index(mask)] += scores
     return rewards
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float):
-    """Generalised advantage estimation over completion tokens; returns (advantages, returns).
+    """Generalised advantage estimation over the policy's tokens; returns (advantages, returns).
 
-    Values after the last real token are treated as 0 (the episode ends at EOS), so padding never feeds
-    back into earlier advantages.
+    The steps are the masked-in tokens: a token's next state is the next token the policy generates, so the
+    masked-out tokens between two replies of an episode (tool results: part of the transition, not actions) are
+    stepped over, and credit flows back across turns, with `gamma` and `lam` per step as within a reply. After
+    the last masked-in token the value is 0 (the episode ends), so padding never feeds back into earlier
+    advantages. Masked-out positions get advantage and return 0.
     """
-    values = values * mask
     advantages = torch.zeros_like(rewards)
     last = torch.zeros(rewards.shape[0], dtype=rewards.dtype, device=rewards.device)
+    next_value = torch.zeros_like(last)
     for t in reversed(range(rewards.shape[1])):
-        next_value = values[:, t + 1] if t + 1 < rewards.shape[1] else torch.zeros_like(last)
+        step = mask[:, t].bool()
         delta = rewards[:, t] + gamma * next_value - values[:, t]
-        last = (delta + gamma * lam * last) * mask[:, t]
-        advantages[:, t] = last
+        last = torch.where(step, delta + gamma * lam * last, last)
+        next_value = torch.where(step, values[:, t], next_value)
+        advantages[:, t] = last * mask[:, t]
     return advantages, (advantages + values) * mask
 
 

@@ -1,8 +1,9 @@
 """PPO for language models, rlft's own (TRL 1.16 has none): one loop that reads top to bottom.
 
-Each step: sample completions for a batch of prompts -> score them with the stage's rewards (rules, gates
-or a reward model, with weights) -> per-token KL penalty against the reference -> GAE -> several epochs of
-clipped policy and value updates over minibatches. The math lives in `rlft.ppo.core`.
+Each step: sample completions for a batch of prompts (or, with an environment, play one episode per row:
+rlft.ppo.rollout) -> score them with the stage's rewards (rules, gates or a reward model, with weights; the
+environment's `get_reward()` with weight 1) -> per-token KL penalty against the reference -> GAE -> several
+epochs of clipped policy and value updates over minibatches. The math lives in `rlft.ppo.core`.
 
 With LoRA, policy, reference and value share one frozen base: the policy is the `default` adapter, the
 reference is the base with adapters disabled, the value function is a second adapter (`value`) plus a
@@ -15,15 +16,16 @@ import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 
 from rlft.core.schema import positive
-from rlft.eval.evaluate import as_completions, mean, prompt_texts, score_all
+from rlft.envs.registry import EnvSpec
+from rlft.eval.evaluate import mean, score_all
+from rlft.ppo import rollout
 from rlft.ppo.core import (
     AdaptiveKL,
-    completion_mask,
     gae,
     kl_estimate,
     masked_mean,
@@ -38,6 +40,9 @@ from rlft.ppo.core import (
 class PPOConfig:
     """The `trainer:` block of a `ppo` stage. Names follow TRL's configs where the idea is the same."""
 
+    # with an environment, max_completion_length budgets the model's tokens only (rlft.stages.environment reads it)
+    counts_tool_results: ClassVar[bool] = False
+
     output_dir: str = "ppo"
     seed: int = 0
     max_steps: int = 100  # PPO iterations: one rollout batch and its updates each
@@ -48,7 +53,7 @@ class PPOConfig:
     learning_rate: float = 1e-5
     lr_scheduler_type: Literal["constant", "linear", "cosine"] = "linear"
     max_grad_norm: float = 1.0
-    max_completion_length: int = 16
+    max_completion_length: int = 16  # with an environment: the policy's tokens over the whole episode
     temperature: float = 1.0
     gamma: float = 1.0
     lam: float = 0.95
@@ -201,10 +206,12 @@ def log_window(log, window: list[dict], step: int) -> None:
     log(step, {k: mean([h[k] for h in window]) for k in window[-1]})
 
 
-def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None, on_save=None) -> int:
+def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, on_step=None, on_save=None,
+          env: EnvSpec | None = None) -> int:
     """Run PPO for cfg.max_steps iterations; `log(step, metrics)` records metrics, `on_step(step)` runs
     after each iteration (held-out evaluation) and returns True to stop training there (a target accuracy is
-    reached), `on_save(path, step)` runs after each checkpoint is written. Returns the number of steps done."""
+    reached), `on_save(path, step)` runs after each checkpoint is written. Returns the number of steps done.
+    With `env`, each row of `prompts_ds` is an episode of that environment (multi-turn, docs/ppo.md)."""
     params = models.parameters()
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, eps=1e-5)
     updates = cfg.max_steps * cfg.num_ppo_epochs * cfg.num_mini_batches
@@ -213,6 +220,7 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
     kl_coef = cfg.kl_coef
     gen = torch.Generator().manual_seed(cfg.seed)
     device = next(models.policy.parameters()).device
+    factory = env.guarded() if env is not None else None  # one episode count for the stage
     tokenizer.padding_side = "left"
     history: list[dict] = []
     done = 0
@@ -222,32 +230,24 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
             kl_ctl.value = kl_coef
 
     for step in range(done + 1, cfg.max_steps + 1):
-        # 1. rollout: sample completions for a batch of prompts
+        # 1. rollout: sample a completion per prompt, or play an episode per row
         idx = torch.randint(len(prompts_ds), (cfg.per_device_train_batch_size,), generator=gen).tolist()
         batch = prompts_ds.select(idx)
         prompts = batch["prompt"]
-        enc = tokenizer(prompt_texts(prompts, tokenizer), return_tensors="pt", padding=True,
-                        add_special_tokens=False).to(device)  # fmt: skip
-        n_prompt = enc["input_ids"].shape[1]
         models.policy.eval()
-        with torch.no_grad():
-            seqs = models.policy.generate(**enc, do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
-                                          max_new_tokens=cfg.max_completion_length,
-                                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-        completion = seqs[:, n_prompt:]
-        mask = completion_mask(completion, tokenizer.eos_token_id, tokenizer.pad_token_id)
-        attn = torch.cat([enc["attention_mask"], mask.long()], dim=1)
-        texts = tokenizer.batch_decode(completion, skip_special_tokens=True)
-        completions = as_completions(prompts, texts)
+        if env is None:
+            roll = rollout.single_turn(models.policy, tokenizer, prompts, cfg, device)
+        else:
+            roll = rollout.multi_turn(models.policy, tokenizer, batch.to_list(), cfg, device, env, factory)
+        seqs, attn, mask, n_prompt, ended = roll.seqs, roll.attn, roll.mask, roll.n_prompt, roll.ended
 
-        # 2. score: weighted sum of the stage's rewards at the last token
+        # 2. score: weighted sum of the stage's rewards at the last token of the policy
         columns = {c: batch[c] for c in batch.column_names if c != "prompt"}
-        total, per_fn = score_all(rewards, completions, prompts=prompts, completion_ids=completion.tolist(),
-                                  **columns)  # fmt: skip
+        total, per_fn = score_all(rewards, roll.completions, prompts=prompts, completion_ids=roll.completion_ids,
+                                  **roll.reward_kwargs, **columns)  # fmt: skip
         scores = torch.tensor(total)
-        ended = (completion == tokenizer.eos_token_id).any(dim=1)
         if cfg.missing_eos_penalty is not None:
-            scores[~ended] -= cfg.missing_eos_penalty
+            scores[~ended.cpu()] -= cfg.missing_eos_penalty
         scores = scores.to(device)
 
         # 3. old log-probs, reference log-probs, values; per-token rewards; advantages
@@ -268,8 +268,8 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         size = cfg.per_device_train_batch_size // cfg.num_mini_batches
         micro = size // cfg.gradient_accumulation_steps
         for _ in range(cfg.num_ppo_epochs):
-            order = torch.randperm(len(texts), generator=gen).tolist()
-            for start in range(0, len(texts), size):
+            order = torch.randperm(len(seqs), generator=gen).tolist()
+            for start in range(0, len(seqs), size):
                 for m in range(start, start + size, micro):  # micro-batches of one minibatch: one update
                     mb = order[m : m + micro]
                     new_logprobs = models.logprobs(seqs[mb], attn[mb], n_prompt, cfg.temperature)
@@ -287,7 +287,7 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
 
-        mean_kl = masked_mean(kl.sum(1), torch.ones(len(texts), device=device)).item()
+        mean_kl = masked_mean(kl.sum(1), torch.ones(len(seqs), device=device)).item()
         if kl_ctl is not None:
             kl_coef = kl_ctl.update(mean_kl, cfg.per_device_train_batch_size)
         history.append({
@@ -308,6 +308,7 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
             "lr": scheduler.get_last_lr()[0],
             "episode": step * cfg.per_device_train_batch_size,
             **per_fn,
+            **roll.metrics,
         })  # fmt: skip
         if step % cfg.logging_steps == 0 or step == cfg.max_steps:
             log_window(log, history[-cfg.logging_steps :], step)

@@ -28,6 +28,7 @@ from rlft.core.tracking import (
     write_text,
     writing,
 )
+from rlft.envs.guard import surfacing
 from rlft.eval import alarms
 from rlft.models import ModelRef
 from rlft.runner import recovery, report
@@ -146,8 +147,8 @@ def run_stages(recipe: Recipe, path: Path, timer: Timer, resume: bool, rewards: 
                                     echo=echo, run=run)
         ctx = StageContext(recipe, name, path, metrics, outputs, list(rewards or []), echo, trained,
                            checkpoint=checkpoint, resume_state=state)  # fmt: skip
-        with writing(ctx.dir, f"stage '{name}' file", only_storage=True):  # a full disk: WriteError naming the file
-            try:
+        with writing(ctx.dir, f"stage '{name}' file", only_storage=True), surfacing():  # a full disk: WriteError
+            try:  # naming the file; an environment's fault: EnvError
                 result = ALGORITHMS[stage.algorithm].run(ctx)
             finally:
                 ctx.close()  # its trackers, after the last evaluation the stage logs

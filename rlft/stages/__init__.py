@@ -56,8 +56,9 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "ppo",
             "rlft.stages.ppo",
-            "PPO with reward functions or a reward model (rlft's own)",
+            "PPO with reward functions, a reward model or a multi-turn environment (rlft's own)",
             needs_rewards=True,
+            environments=True,
             rl=True,
             multi_process=False,
         ),

@@ -1,7 +1,9 @@
-"""A stage's `env:` block: load-time checks, the rows an environment generates, and what GRPO hands TRL.
+"""A stage's `env:` block: load-time checks, the rows an environment generates, what GRPO hands TRL, and the
+held-out play after training.
 
-The episode loop itself is TRL's (`GRPOTrainer(environment_factory=...)`): it resets one instance per
-rollout from the row, runs the model's tool calls and adds `get_reward()` as `rewards/<Class>/mean`.
+A GRPO stage's episode loop is TRL's (`GRPOTrainer(environment_factory=...)`): it resets one instance per
+rollout from the row, runs the model's tool calls and adds `get_reward()` as `rewards/<Class>/mean`. A PPO stage's
+is rlft's (rlft.envs.episodes), as is the held-out play. Both play guarded instances (rlft.envs.guard).
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import dataclasses
 from rlft.core import distributed as dist
 from rlft.core.config import EvalSpec, Stage
 from rlft.core.schema import ConfigError, join
-from rlft.envs import EnvSpec, resolve_env, summary
-from rlft.envs.play import play
+from rlft.envs import EnvSpec, resolve_env, summary, tools
+from rlft.envs.guard import EnvFault
+from rlft.envs.play import REPLY_TOKENS, play
+from rlft.models import build_char_tokenizer
+from rlft.rewards.guard import run_user
 
-# Tool calls and their results count against `max_completion_length`. With the character-level tokenizer one
+# TRL counts tool calls and their results against `max_completion_length`. With the character-level tokenizer one
 # guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
 MIN_COMPLETION_LENGTH = 200
+# rlft's PPO counts the model's tokens only: one guess_number call (`guess(n=50)` with its eos) is 67 tokens.
+MIN_ACTION_LENGTH = 67
 
 
 def spec(stage: Stage) -> EnvSpec:
@@ -24,17 +31,23 @@ def spec(stage: Stage) -> EnvSpec:
     return resolve_env(stage.env.name, stage.env.kwargs, stage.env.max_turns)
 
 
-def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = True) -> None:
-    """Refuse an `env:` block that cannot run: an unknown class or kwargs, rows that fail to generate, no
-    reward at all, a completion budget too small for tool results, or options that assume single-turn
-    completions. `trainer_default`: the TRL config's own `max_completion_length`; `trains`: a training stage
-    (else an evaluation, which plays the held-out episodes only)."""
+def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = True,
+          counts_results: bool = True) -> None:
+    """Refuse an `env:` block that cannot run: an unknown class or kwargs, rows that fail to generate or to reset,
+    no reward at all, a completion budget too small for one turn, a tiny model whose context cannot hold the
+    prompt and the budget, or options that assume single-turn completions. `trainer_default`: the trainer
+    config's own `max_completion_length`; `trains`: a training stage (else an evaluation, which plays the
+    held-out episodes only); `counts_results`: whether tool results count against `max_completion_length`
+    (TRL's GRPO) or only the model's tokens do (rlft's PPO)."""
     at = join(key, "env")
     try:
         resolved = spec(stage)
         generated = resolved.rows(1, 0) if stage.data is None else []  # bad kwarg values fail here, not later
+        first, schemas = first_prompt(resolved, generated[0] if generated else None)  # and a reset that breaks
     except ValueError as e:
         raise ConfigError(at, str(e)) from None
+    except EnvFault as fault:
+        raise ConfigError(at, str(fault.error)) from None
     if generated is None:
         raise ConfigError(at, f"environment '{stage.env.name}' has no rows(n, seed, **kwargs) generator: give the "
                           "stage data: whose columns reset(**row) takes")
@@ -44,10 +57,15 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
         raise ConfigError(join(key, "rewards"), f"environment '{stage.env.name}' has no get_reward(): give the "
                           "stage rewards, or add get_reward() to the class")
     length = stage.trainer.get("max_completion_length", trainer_default)
-    if length is not None and length < MIN_COMPLETION_LENGTH:
+    if length is not None and counts_results and length < MIN_COMPLETION_LENGTH:
         raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "
                           f"tool calls and their results count against it, and TRL silently drops a result that "
                           f"does not fit; use at least {MIN_COMPLETION_LENGTH} (a guess_number turn is 127 characters)")
+    if length is not None and not counts_results and length < MIN_ACTION_LENGTH:
+        raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "
+                          "it budgets the model's tokens over the episode, and one tool call does not fit; use at "
+                          f"least {MIN_ACTION_LENGTH} (a guess_number call and its end of turn are 67 tokens of the "
+                          "tiny tokenizer)")
     if stage.eval.every:
         raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; with "
                           "env: watch rewards/<Class>/mean and tools/* in the training log instead")
@@ -58,6 +76,37 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if tiny is not None and tiny.chat_template != "tool_calling":
         raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
                           "tools and parses calls only with a template it knows)")
+    if tiny is not None:
+        check_context(tiny.max_position_embeddings, join(key, "model.tiny.max_position_embeddings"), first, schemas,
+                      length if trains else None, bool(generated))
+
+
+def first_prompt(resolved: EnvSpec, row: dict | None) -> tuple[list[dict], list | None]:
+    """The first episode's prompt and tools: the stage's user message plus what `reset(**row)` returns for the
+    first generated row (run guarded, so a constructor or reset that breaks fails here; without a row, the user
+    message alone), and the instance's tools as the chat template renders them."""
+    messages = prompt(resolved)
+    env = run_user(f"environment '{resolved.name}': {resolved.cls.__name__}(max_turns={resolved.max_turns})",
+                   resolved.guarded())
+    if row is not None:
+        messages[-1]["content"] += env.reset(**row, prompt=prompt(resolved)) or ""
+    return messages, [getattr(env, name) for name in tools(resolved.cls)] or None
+
+
+def check_context(limit: int, key: str, messages: list[dict], schemas: list | None, budget: int | None,
+                  observed: bool) -> None:
+    """Refuse a tiny model whose context (`max_position_embeddings`) cannot hold the prompt, rendered with the
+    tool schemas, plus the completion budget (`budget`; an evaluation's one reply of `REPLY_TOKENS` when None),
+    rather than fail mid-training. The tiny model's tokenizer is built to count (character-level: milliseconds).
+    `observed`: the prompt holds a first observation (else the count is a lower bound)."""
+    tokenizer = build_char_tokenizer("tool_calling")
+    text = tokenizer.apply_chat_template(messages, tools=schemas, tokenize=False, add_generation_prompt=True)
+    size = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    more, what = (budget, "trainer.max_completion_length") if budget else (REPLY_TOKENS, "one held-out reply")
+    if size + more > limit:
+        where = "with the first generated row's observation" if observed else "before any observation"
+        raise ConfigError(key, f"is {limit}, too small for this environment: the prompt with its tool schemas is "
+                          f"{size} tokens ({where}) and {what} adds {more}; needs at least {size + more}")
 
 
 def check_evaluation(stage: Stage, key: str) -> None:

@@ -28,9 +28,9 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
     rewards = ctx.rewards()
     config_cls = config_cls or config_class()
     defaults, extra = {"reward_weights": [w for _, w in rewards] or None}, {}
-    if ctx.stage.env is not None:  # TRL runs the episodes and adds get_reward() as one more reward, weight 1
+    if ctx.stage.env is not None:  # TRL runs the (guarded) episodes and adds get_reward() as a reward, weight 1
         defaults.update(environment.trainer_defaults(ctx.stage, config_cls))
-        extra["environment_factory"] = environment.spec(ctx.stage).factory()
+        extra["environment_factory"] = environment.spec(ctx.stage).guarded()  # rlft.envs.guard
     result = run_trainer(
         ctx,
         trainer_cls or GRPOTrainer,

@@ -1,6 +1,8 @@
 """PPO with rlft's own trainer (`rlft.ppo.trainer`): the stage assembles rewards -> models (policy, reference and
 value on one LoRA base, or separate without LoRA) -> config -> train -> save the policy (and value)
-adapters in the ordinary peft format."""
+adapters in the ordinary peft format. With `env:`, each rollout plays one episode per row (multi-turn PPO,
+docs/ppo.md), the environment's `get_reward()` joins the rewards with weight 1, and the held-out episodes are
+played after training as in a GRPO stage (rlft.stages.environment)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import torch
 from rlft.eval.alarms import stop_if_diverged
 from rlft.models import save_stage_model
 from rlft.ppo.trainer import Models, PPOConfig, train
-from rlft.stages import checkpoints
+from rlft.stages import checkpoints, environment
 from rlft.stages.common import StageContext, starting_model, tracker_names
 from rlft.stages.heldout import generation_eval
 from rlft.stages.precheck import at_stage_start
@@ -27,6 +29,9 @@ def config_class():
 def run(ctx: StageContext):
     train_rows, held_out = ctx.data()
     rewards = ctx.rewards()
+    env = environment.spec(ctx.stage) if ctx.stage.env is not None else None
+    if env is not None and env.reward() is not None:  # TRL adds get_reward() the same way: weight 1
+        rewards = [*rewards, (env.reward(), 1.0)]
     model, tokenizer, save_ref, peft = starting_model(ctx)
     cfg = make_trainer_config(PPOConfig, ctx.stage, ctx.dir / "trainer", ctx.seed)
     if ctx.checkpoint is not None:  # resuming a killed run (rlft.runner.recovery)
@@ -59,7 +64,7 @@ def run(ctx: StageContext):
     if eval_cb is not None and ctx.checkpoint is None:
         eval_cb.at_start(models.policy)  # with eval.at_start: the starting model's baseline
     start = time.perf_counter()
-    steps = train(models, tokenizer, train_rows, rewards, cfg, log, on_step, on_save)
+    steps = train(models, tokenizer, train_rows, rewards, cfg, log, on_step, on_save, env)
     wall = time.perf_counter() - start
 
     if eval_cb is not None:
@@ -72,4 +77,6 @@ def run(ctx: StageContext):
     train_metrics = {k: v for k, v in last.items() if k not in ("stage", "step", "split")} | {"global_step": steps}
     timing = {"train_runtime": wall, "eps": steps * cfg.per_device_train_batch_size / wall}
     result = StageResult(out, train=train_metrics, timing=timing)
+    if env is not None and held_out is not None:  # the held-out episodes, played greedily
+        result.extra["episodes"] = environment.evaluate(ctx, models.policy, tokenizer, held_out, steps)
     return eval_cb.record(result) if eval_cb is not None else result

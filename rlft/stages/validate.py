@@ -33,9 +33,11 @@ def check_stage(algo: Algorithm, stage: Stage, key: str, recipe) -> None:
         if getattr(stage, name) != default and not algo.rl:
             raise ConfigError(join(key, name), f"applies to {', '.join(having('rl'))} stages, not '{algo.name}'")
     if stage.env is not None:
-        fields = algo.load().config_class().__dataclass_fields__ if algo.trains else {}
+        config_cls = algo.load().config_class() if algo.trains else None
+        fields = config_cls.__dataclass_fields__ if config_cls else {}
         length = fields["max_completion_length"].default if "max_completion_length" in fields else None
-        environment.check(stage, key, length, algo.trains)
+        # TRL's trainers count tool results against max_completion_length; a config may say it does not
+        environment.check(stage, key, length, algo.trains, getattr(config_cls, "counts_tool_results", True))
     if not algo.trains:
         check_model(recipe, stage, key, algo.trains, algo.head)
         return
