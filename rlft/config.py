@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from rlft import paths, threads, userpaths
+from rlft.reasoning_gym_spec import ReasoningGymSpec
 from rlft.recipe_text import apply_overrides, parse_override, read_yaml
 from rlft.schema import ConfigError, build, check_seed, join, positive, suggest
 
@@ -85,10 +86,11 @@ def check_model_path(path: str, key: str, what: str = "model") -> None:
 
 @dataclass
 class DataSpec:
-    """A built-in task (`task` + `kwargs`) or local files (`path`, optional `eval_path`)."""
+    """A built-in task (`task` + `kwargs`), local files (`path`, optional `eval_path`) or reasoning-gym tasks."""
 
     task: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    reasoning_gym: ReasoningGymSpec | None = None  # rows from the reasoning-gym library (rlft.data.reasoning_gym)
     path: str | None = None
     eval_path: str | None = None
     train_size: int | None = None  # task: problems generated (default 5000); file: cap on rows (default all)
@@ -105,8 +107,11 @@ class DataSpec:
             raise ConfigError(join(key, "policy_pairs"), f"must be 0 (off) or >= 2 samples, got {self.policy_pairs}")
         if not 0 <= self.label_noise <= 1:
             raise ConfigError(join(key, "label_noise"), f"must be in [0, 1], got {self.label_noise}")
-        if (self.task is None) == (self.path is None):
-            raise ConfigError(key, "set exactly one of task, path")
+        if sum(x is not None for x in (self.task, self.path, self.reasoning_gym)) != 1:
+            raise ConfigError(key, "set exactly one of task, path, reasoning_gym")
+        if self.reasoning_gym is not None and self.kwargs:
+            raise ConfigError(join(key, "kwargs"), "are a built-in task's; a reasoning-gym task takes its settings "
+                              "in reasoning_gym.config")  # fmt: skip
         if self.eval_path is not None and self.path is None:
             raise ConfigError(join(key, "eval_path"), "needs path (a task makes its own held-out split)")
         positive(self.train_size, join(key, "train_size"))
@@ -352,7 +357,7 @@ def check_recipe(recipe: Recipe) -> None:
         if reads_data:
             data_key = join(key, "data") if stage.data else "data"
             spec = recipe.stage_data(name)
-            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains)
+            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains, seed=recipe.seed)
             # policy_pairs in the recipe's shared data applies to its dpo stages; in a stage's own data it
             # must belong to a dpo stage
             if stage.data and stage.data.policy_pairs and stage.algorithm != "dpo":
@@ -370,8 +375,9 @@ def check_recipe(recipe: Recipe) -> None:
             else:
                 used.append((at, spec_i.name, rewards.check(spec_i, at, names)))
         judges = {}  # the verifier in effect (eval.verifier, else data.verifier, else the task's) and eval.format
-        if reads_data and (spec.verifier is not None or spec.task is not None):
-            at = join(data_key, "verifier" if spec.verifier is not None else "task")
+        if reads_data and (spec.verifier is not None or spec.path is None):  # generated rows have a verifier
+            at = join(data_key, "verifier" if spec.verifier is not None else "reasoning_gym" if spec.task is None
+                      else "task")
             verifier = data.verifier_spec(spec)
             judges["verifier"] = (at, verifier.name, rewards.check(verifier, at, timed=False))
         for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
