@@ -21,12 +21,14 @@ from dataclasses import fields
 from typing import NamedTuple
 
 from rlft.reasoning_gym_spec import GymTask, ReasoningGymSpec
+from rlft.rewards.guard import Timeout, limited
 from rlft.rewards.reasoning_gym import INSTALL, available, encode
 from rlft.schema import ConfigError, join, suggest
 
 VERIFIER = "reasoning_gym"  # the reward that judges every row, whatever its task
 COLUMNS = ("task", "task_config", "metadata")  # what a row carries beside prompt, completion and answer
 NOT_TASKS = {"composite": "reasoning-gym's own mixture: write `mixture:` here instead, which keeps each row's verifier"}
+PROBLEM_SECONDS = 60  # a limit per generated problem (the slowest tasks take about 1.3 s: knight_swap)
 RLFT_SETTINGS = {"seed": "the data seed (data.seed, else the recipe's seed)", "size": "train_size and eval_size"}
 
 
@@ -101,6 +103,7 @@ def task_seed(seed: int, position: int) -> int:
 
 def problems(spec: ReasoningGymSpec, seed: int, n_train: int, n_eval: int, key: str):
     """(training problems, held-out problems) for a spec: lists of `Problem` (see the module's docstring)."""
+    library(key)  # before the cache: a missing package is reported however often the rows were drawn
     tasks = spec.tasks(key)
     text = json.dumps([(k, t.name, t.config, t.weight) for k, t in tasks], sort_keys=True)
     return _draw(text, seed, n_train, n_eval, key)
@@ -123,8 +126,12 @@ def _draw(tasks_json: str, seed: int, n_train: int, n_eval: int, key: str):
         (k, task), index = tasks[j], used[j]
         used[j] += 1
         try:
-            entry = gens[j][index]
+            entry = limited(gens[j].__getitem__, PROBLEM_SECONDS, (index,))
             row = Problem(entry["question"], entry["answer"], task.name, configs[j], encode(entry["metadata"]))
+        except Timeout:
+            raise ConfigError(k, f"task '{task.name}' did not make problem {index} within {PROBLEM_SECONDS} s: some "
+                              "generators search until they find a problem their settings allow, and these settings "
+                              "may allow none (base_conversion with min_base equal to max_base)") from None  # fmt: skip
         except Exception as e:
             raise ConfigError(k, f"task '{task.name}' failed making problem {index}: {type(e).__name__}: {e}") from None
         if len(held) < n_eval:

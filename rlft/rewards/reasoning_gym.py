@@ -107,7 +107,7 @@ class ReasoningGym:
     gets 0.0.
 
     >>> rows = {"answer": ["nus"], "metadata": [encode({"word": "sun"})], "task": ["spell_backward"]}
-    >>> ReasoningGym()(["nus", "sun"], **{k: v * 2 for k, v in rows.items()})
+    >>> ReasoningGym()(["nus", "abc"], **{k: v * 2 for k, v in rows.items()})
     [1.0, 0.0]
     >>> ReasoningGym(answer_tag=True)(["<answer>nus</answer>", "nus"], **{k: v * 2 for k, v in rows.items()})
     [1.0, 0.0]
