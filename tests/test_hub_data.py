@@ -116,7 +116,7 @@ def test_bad_hub_data_is_one_clear_error(gsm8k, fields, kind, key, words):
 
 
 @pytest.mark.parametrize("fields, key, words", [
-    ({"path": "x.jsonl"}, "data", "set exactly one of task, path, hub"),
+    ({"path": "x.jsonl"}, "data", "set exactly one of task, reasoning_gym, path, hub"),
     ({"hub": None, "config": None, "columns": {}, "task": "arithmetic", "split": "test"}, "data.split",
      "applies to a dataset from the hub"),
     ({"columns": {"question": "prompt", "answer": "prompt"}}, "data.columns.question", "target of several columns"),

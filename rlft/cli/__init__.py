@@ -134,6 +134,9 @@ def _list(what: str | None) -> None:
         for t in TASKS.values():
             params = ", ".join(f"{k}={p.default!r}" for k, p in t.parameters().items())
             print(f"  {t.name}({params})  {t.description}; verifier: {t.verifier}")
+        from rlft.data.reasoning_gym import listing
+
+        print(*listing(), sep="\n")
     if what in (None, "rewards"):
         print("rewards:")
         for name, entry in sorted(REWARDS.items()):

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from rlft.core import paths, threads, userpaths
 from rlft.core.expect import ExpectSpec
+from rlft.core.reasoning_gym_spec import ReasoningGymSpec
 from rlft.core.recipe_text import apply_overrides, parse_override, read_yaml
 from rlft.core.schema import ConfigError, build, check_seed, join, positive
 
@@ -88,11 +89,12 @@ def check_model_path(path: str, key: str, what: str = "model") -> None:
 
 @dataclass
 class DataSpec:
-    """A built-in task (`task` + `kwargs`), local files (`path`, optional `eval_path`) or a dataset from the hub
-    (`hub`, optional `config`, `split`, `eval_split`, `columns`)."""
+    """A built-in task (`task` + `kwargs`), reasoning-gym tasks (`reasoning_gym`), local files (`path`, optional
+    `eval_path`) or a dataset from the hub (`hub`, optional `config`, `split`, `eval_split`, `columns`)."""
 
     task: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    reasoning_gym: ReasoningGymSpec | None = None  # rows from the reasoning-gym library (rlft.data.reasoning_gym)
     path: str | None = None
     eval_path: str | None = None
     hub: str | None = None  # a hub id (or a local copy of a dataset repository), read by datasets.load_dataset
@@ -112,8 +114,11 @@ class DataSpec:
             raise ConfigError(join(key, "policy_pairs"), f"must be 0 (off) or >= 2 samples, got {self.policy_pairs}")
         if not 0 <= self.label_noise <= 1:
             raise ConfigError(join(key, "label_noise"), f"must be in [0, 1], got {self.label_noise}")
-        if [self.task, self.path, self.hub].count(None) != 2:
-            raise ConfigError(key, "set exactly one of task, path, hub")
+        if [self.task, self.reasoning_gym, self.path, self.hub].count(None) != 3:
+            raise ConfigError(key, "set exactly one of task, reasoning_gym, path, hub")
+        if self.reasoning_gym is not None and self.kwargs:
+            raise ConfigError(join(key, "kwargs"), "are a built-in task's; a reasoning-gym task takes its settings "
+                              "in reasoning_gym.config")  # fmt: skip
         if self.eval_path is not None and self.path is None:
             raise ConfigError(join(key, "eval_path"), "needs path (a task makes its own held-out split)")
         for name in ("config", "split", "eval_split", "columns"):
@@ -141,6 +146,7 @@ class RewardSpec:
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)
+    reasoning_gym: ReasoningGymSpec | None = None  # rows from the reasoning-gym library (rlft.data.reasoning_gym)
     timeout: float | None = None
 
     shorthand: ClassVar[str] = "name"
@@ -206,6 +212,7 @@ class EnvironmentSpec:
 
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    reasoning_gym: ReasoningGymSpec | None = None  # rows from the reasoning-gym library (rlft.data.reasoning_gym)
     max_turns: int = DEFAULT_MAX_TURNS
     train_size: int = 1000
     eval_size: int = 100

@@ -3,7 +3,8 @@
 Built-in tasks are conversational: `prompt` is `[{"role": "user", ...}]` and `completion` is
 `[{"role": "assistant", ...}]`, which TRL's trainers and the tokenizer's chat template both understand.
 Local JSONL/CSV/Parquet files and datasets from the hub (rlft.data.hub: `columns` says which of theirs are these)
-may be conversational or plain text with the same column names.
+may be conversational or plain text with the same column names. reasoning-gym rows (`rlft.data.reasoning_gym`)
+are conversational too and add `task`, `task_config` and `metadata`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import NamedTuple
 from rlft.core.config import DataSpec, RewardSpec
 from rlft.core.schema import ConfigError, join, suggest
 from rlft.data import hub
+from rlft.data import reasoning_gym as gym
 from rlft.data.files import FILE_FORMATS, read_file
 from rlft.data.files import conversational as file_is_conversational
 from rlft.data.preferences import preference_rows, unpaired_rows
@@ -31,8 +33,21 @@ KINDS = {
     "unpaired": ("prompt", "completion", "label"),
 }
 
-__all__ = ["FILE_FORMATS", "TASKS", "Columns", "Task", "check", "check_reads", "check_stage_reads", "conversational",
-           "load_splits", "read_file", "task_rows", "verifier_name", "verifier_spec"]
+__all__ = [
+    "FILE_FORMATS",
+    "TASKS",
+    "Columns",
+    "Task",
+    "check",
+    "check_reads",
+    "check_stage_reads",
+    "conversational",
+    "load_splits",
+    "read_file",
+    "task_rows",
+    "verifier_name",
+    "verifier_spec",
+]
 
 
 def task_rows(problems: list[tuple[str, str]]) -> dict[str, list]:
@@ -46,6 +61,30 @@ def task_rows(problems: list[tuple[str, str]]) -> dict[str, list]:
         "completion": [[{"role": "assistant", "content": a}] for _, a in problems],
         "answer": [a for _, a in problems],
     }
+
+
+def gym_rows(problems) -> dict[str, list]:
+    """Columns for reasoning-gym problems (`gym.Problem`): a task's columns plus `task`, `task_config` and
+    `metadata`, which the `reasoning_gym` reward reads to call each row's own verifier.
+
+    >>> sorted(gym_rows([gym.Problem("1+2=", "3", "chain_sum", "{}", "{}")]))
+    ['answer', 'completion', 'metadata', 'prompt', 'task', 'task_config']
+    """
+    rows = task_rows([(p.prompt, p.answer) for p in problems])
+    return {**rows, **{c: [getattr(p, c) for p in problems] for c in gym.COLUMNS}}
+
+
+def _gym_problems(spec: DataSpec, seed: int, key: str, kind: str):
+    """(train, held-out) reasoning-gym problems of a spec, after checking that `kind` rows can be made."""
+    at = join(key, "reasoning_gym")
+    if not set(KINDS[kind]) <= {"prompt", "completion"}:  # what a generated problem and its answer make
+        needs = ", ".join(KINDS[kind])
+        raise ConfigError(at, f"gives prompt/completion rows; this stage trains on {kind} rows ({needs}), which a "
+                          "built-in `task:` or files give")  # fmt: skip
+    n_eval = DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
+    train, held = gym.problems(spec.reasoning_gym, seed, spec.train_size or DEFAULT_TRAIN_SIZE, n_eval, at)
+    gym.check_answers(train, "completion" in KINDS[kind], at)
+    return train, held
 
 
 def _task(spec: DataSpec, key: str) -> Task:
@@ -112,24 +151,28 @@ def _rows(spec: DataSpec, key: str, required: tuple[str, ...]) -> Rows:
     return Rows(train, held, f"file '{spec.path}'", f"file '{spec.eval_path}'", f"'{spec.path}'", "eval_path (a file)")
 
 
-def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False) -> Columns:
-    """Validate a data spec without generating it (files are read to check the columns `kind` needs) and
-    return the columns its rows will have. `held_out`: the stage evaluates, so a file needs `eval_path` or an
-    `eval_size` it can split off."""
+def check(spec: DataSpec, key: str, kind: str = "prompt", held_out: bool = False, seed: int = 0) -> Columns:
+    """Validate a data spec (files are read to check the columns `kind` needs; reasoning-gym rows are drawn
+    with the data seed, else `seed`, as the run draws them) and return the columns its rows will have.
+    `held_out`: the stage evaluates, so a file needs `eval_path` or an `eval_size` it can split off."""
     required = KINDS[kind]
+    if held_out and (spec.task is not None or spec.reasoning_gym is not None) and spec.eval_size == 0:
+        raise ConfigError(join(key, "eval_size"), "an eval stage needs held-out rows: must be > 0, got 0")
+    if spec.reasoning_gym is not None:
+        train, _ = _gym_problems(spec, spec.seed if spec.seed is not None else seed, key, kind)
+        columns = tuple(gym_rows(train[:1]))
+        names = ", ".join(dict.fromkeys(t.name for _, t in spec.reasoning_gym.tasks(key)))
+        label = _label("data", f"reasoning-gym '{names}'", columns)
+        return Columns(columns, label, columns if spec.eval_size != 0 else None, f"held-out {label}")
     if spec.task is not None:
         task = _task(spec, key)
-        n = (spec.train_size or DEFAULT_TRAIN_SIZE) + (
-            DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
-        )
+        n = (spec.train_size or DEFAULT_TRAIN_SIZE) + (DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size)
         if n > task.size(**spec.kwargs):
             raise ConfigError(
                 join(key, "train_size"),
                 f"train_size + eval_size = {n} exceeds the {task.size(**spec.kwargs)} distinct problems of "
                 f"task '{task.name}' with these kwargs",
             )
-        if held_out and spec.eval_size == 0:
-            raise ConfigError(join(key, "eval_size"), "an eval stage needs held-out rows: must be > 0, got 0")
         columns = _task_columns(kind)
         label = _label("data", f"task '{task.name}'", columns)
         return Columns(columns, label, columns if spec.eval_size != 0 else None, f"held-out {label}")
@@ -153,8 +196,9 @@ def check_reads(key: str, name: str, reward, columns: tuple[str, ...], label: st
     """Refuse a reward (or verifier) that reads a column the rows lack: it would score every row None."""
     group = lacks(reward, columns)
     if group is not None:
-        raise ConfigError(key, f"reward '{name}' reads column {' or '.join(map(repr, group))}, which the {label} "
-                          "does not have")
+        raise ConfigError(
+            key, f"reward '{name}' reads column {' or '.join(map(repr, group))}, which the {label} does not have"
+        )
 
 
 def check_stage_reads(columns: Columns, rewards: list, judges: list, trains: bool, evaluates: bool) -> None:
@@ -179,6 +223,9 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
 
     required = KINDS[kind]
     seed = spec.seed if spec.seed is not None else seed
+    if spec.reasoning_gym is not None:
+        train, held = _gym_problems(spec, seed, key, kind)
+        return Dataset.from_dict(gym_rows(train)), Dataset.from_dict(gym_rows(held)) if held else None
     if spec.task is not None:
         task = _task(spec, key)
         n_eval = DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
@@ -202,9 +249,10 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
 
 
 def verifier_spec(spec: DataSpec) -> RewardSpec:
-    """The reward that decides correctness for this data: `data.verifier`, else the task's verifier, else
-    numeric_match for files (it compares numbers: `46` equals `46.0` and `05815` equals `5815`; set
-    `data.verifier: exact_match` for answers that are strings).
+    """The reward that decides correctness for this data: `data.verifier`, else the task's verifier (for
+    reasoning-gym, each row's task's own: the `reasoning_gym` reward), else numeric_match for files (it
+    compares numbers: `46` equals `46.0` and `05815` equals `5815`; set `data.verifier: exact_match` for
+    answers that are strings).
 
     >>> verifier_spec(DataSpec(path="x.jsonl")).name, verifier_spec(DataSpec(task="arithmetic")).name
     ('numeric_match', 'numeric_match')
@@ -213,6 +261,8 @@ def verifier_spec(spec: DataSpec) -> RewardSpec:
     """
     if spec.verifier is not None:
         return spec.verifier
+    if spec.reasoning_gym is not None:
+        return RewardSpec(gym.VERIFIER)
     return RewardSpec(TASKS[spec.task].verifier if spec.task is not None else FILE_VERIFIER)
 
 
@@ -222,8 +272,8 @@ def verifier_name(spec: DataSpec) -> str:
 
 
 def conversational(spec: DataSpec) -> bool:
-    """Whether a stage's rows are message lists, which need the tokenizer's chat template: a task's always
-    are; a file's or a hub dataset's are when its first `prompt` is a list."""
+    """Whether a stage's rows are message lists, which need the tokenizer's chat template: generated rows (a
+    task's, reasoning-gym's) always are; a file's or a hub dataset's are when its first `prompt` is a list."""
     if spec.hub is not None:
         return hub.conversational(spec)
-    return spec.task is not None or file_is_conversational(spec.path)
+    return spec.path is None or file_is_conversational(spec.path)

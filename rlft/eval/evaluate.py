@@ -156,8 +156,8 @@ def evaluate(
     # the verifier and the format reward may be user code: the same guard as the rewards (sys.exit, bad output)
     verifier = guard(verifier) if verifier is not None else None
     format_fn = guard(options.format_fn) if options.format_fn is not None else None
-    prompts = dataset["prompt"]
-    columns = {c: dataset[c] for c in dataset.column_names if c not in ("prompt", "completion")}
+    prompts = list(dataset["prompt"])  # plain lists, as TRL hands columns to rewards (`route` cuts lists by row)
+    columns = {c: list(dataset[c]) for c in dataset.column_names if c not in ("prompt", "completion")}
     rows = generate_ids(model, tokenizer, prompts, max_new_tokens, batch_size)
     kept = [[t for t in ids if t != tokenizer.pad_token_id] for _, ids, _ in rows]
     texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in kept]

@@ -16,6 +16,8 @@ from rlft.rewards.format import CodeFormat, format_strict, reasoning_steps, tag_
 from rlft.rewards.guard import Guard, RewardError, guard
 from rlft.rewards.length import CosineLength, KimiLength, SoftOverlong
 from rlft.rewards.match import ChoiceMatch, exact_match, gsm8k_match, numeric_match
+from rlft.rewards.reasoning_gym import ReasoningGym
+from rlft.rewards.reasoning_gym import columns as _reasoning_gym
 from rlft.rewards.registry import (
     REWARDS,
     Entry,
@@ -83,6 +85,7 @@ register(exact_match, columns=GOLD)
 register(numeric_match, columns=GOLD)
 register(gsm8k_match, columns=GOLD)
 register(ChoiceMatch, name="choice_match", factory=True, columns=GOLD)
+register(ReasoningGym, name="reasoning_gym", factory=True, columns=_reasoning_gym)  # imports the library on use
 # format
 register(format_strict)
 register(tag_count)
@@ -109,10 +112,45 @@ register(Route, name="route", factory=True, columns=_route)
 register(RandomReward, name="random_reward", factory=True)
 
 __all__ = [
-    "REWARDS", "ChoiceMatch", "Clip", "CodeFormat", "CodeTests", "CosineLength", "Entry", "Gate", "Guard",
-    "JsonSchema", "KimiLength", "MathAccuracy", "RandomReward", "ReasoningAccuracy", "RegexMatch",
-    "RepetitionPenalty", "RewardError", "Route", "Sandbox", "SoftOverlong", "WeightedSum", "check", "check_reward",
-    "check_timeout", "claim", "completion_text", "exact_match", "format_strict", "from_spec", "gsm8k_match",
-    "guard", "json_valid", "lacks", "numeric_match", "reads", "reasoning_steps", "register", "resolve", "tag_count",
+    "REWARDS",
+    "ChoiceMatch",
+    "Clip",
+    "CodeFormat",
+    "CodeTests",
+    "CosineLength",
+    "Entry",
+    "Gate",
+    "Guard",
+    "JsonSchema",
+    "KimiLength",
+    "MathAccuracy",
+    "RandomReward",
+    "ReasoningAccuracy",
+    "ReasoningGym",
+    "RegexMatch",
+    "RepetitionPenalty",
+    "RewardError",
+    "Route",
+    "Sandbox",
+    "SoftOverlong",
+    "WeightedSum",
+    "check",
+    "check_reward",
+    "check_timeout",
+    "claim",
+    "completion_text",
+    "exact_match",
+    "format_strict",
+    "from_spec",
+    "gsm8k_match",
+    "guard",
+    "json_valid",
+    "lacks",
+    "numeric_match",
+    "reads",
+    "reasoning_steps",
+    "register",
+    "resolve",
+    "tag_count",
     "think_format",
 ]

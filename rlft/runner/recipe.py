@@ -68,7 +68,7 @@ def check_recipe(recipe: Recipe) -> None:
         if reads_data:
             data_key = join(key, "data") if stage.data else "data"
             spec = recipe.stage_data(name)
-            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains)
+            columns = data.check(spec, data_key, algo.data, held_out=not algo.trains, seed=recipe.seed)
             # policy_pairs in the recipe's shared data applies to the stages that can use it; in a stage's own
             # data it must belong to such a stage
             if stage.data and stage.data.policy_pairs and not algo.policy_pairs:
@@ -96,8 +96,10 @@ def check_recipe(recipe: Recipe) -> None:
             else:
                 used.append((at, spec_i.name, rewards.check(spec_i, at, names)))
         judges = {}  # the verifier in effect (eval.verifier, else data.verifier, else the task's) and eval.format
-        if reads_data and (spec.verifier is not None or spec.task is not None):
-            at = join(data_key, "verifier" if spec.verifier is not None else "task")
+        generated = reads_data and (spec.task is not None or spec.reasoning_gym is not None)  # with their verifier
+        if reads_data and (spec.verifier is not None or generated):
+            at = join(data_key, "verifier" if spec.verifier is not None else "task" if spec.task is not None
+                      else "reasoning_gym")
             verifier = data.verifier_spec(spec)
             judges["verifier"] = (at, verifier.name, rewards.check(verifier, at, timed=False))
         for judge in ("verifier", "format"):  # eval.verifier / eval.format: rule rewards, resolved like rewards
