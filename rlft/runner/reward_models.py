@@ -25,9 +25,21 @@ from rlft.runner.recipe import load_definition, member_stages
 ENSEMBLE_FILE = "ensemble.json"
 
 
+def settled(tree):
+    """The resolved definition without its unset (None) fields, so that a field rlft adds later, unset, does not
+    change the hash of definitions cached before it.
+
+    >>> settled({"a": None, "b": {"c": None, "d": 1}, "e": [None, {"f": None}]})
+    {'b': {'d': 1}, 'e': [None, {}]}
+    """
+    if isinstance(tree, dict):
+        return {k: settled(v) for k, v in tree.items() if v is not None}
+    return [settled(v) for v in tree] if isinstance(tree, list) else tree
+
+
 def cache_dir(recipe: Recipe, output_dir: str) -> Path:
     """Where a definition's trained model lives: named by definition and a hash of everything it used."""
-    resolved = json.dumps(to_dict(recipe), sort_keys=True, default=str)
+    resolved = json.dumps(settled(to_dict(recipe)), sort_keys=True, default=str)
     digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
     return Path(output_dir) / ".cache" / "reward_models" / f"{recipe.name.removeprefix('rm-')}-{digest}"
 
