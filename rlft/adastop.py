@@ -41,13 +41,22 @@ class AdaStop:
     ({('a', 'b'): 'larger'}, True)
     """
 
-    def __init__(self, names: list[str], batch: int, interims: int, alpha: float = ALPHA,
-                 permutations: int = PERMUTATIONS, seed: int = 0):
+    def __init__(
+        self,
+        names: list[str],
+        batch: int,
+        interims: int,
+        alpha: float = ALPHA,
+        permutations: int = PERMUTATIONS,
+        seed: int = 0,
+    ):
         if len(names) < 2 or len(set(names)) != len(names):
             raise ValueError(f"AdaStop compares two or more distinct variants, got {names}")
         if batch < 1 or interims < 1 or permutations < 2 or not 0.0 < alpha < 1.0:
-            raise ValueError(f"need batch >= 1, interims >= 1, permutations >= 2 and 0 < alpha < 1; got "
-                             f"{batch}, {interims}, {permutations}, {alpha}")
+            raise ValueError(
+                f"need batch >= 1, interims >= 1, permutations >= 2 and 0 < alpha < 1; got "
+                f"{batch}, {interims}, {permutations}, {alpha}"
+            )
         self.names, self.batch, self.interims = list(names), batch, interims
         self.alpha, self.permutations = alpha, permutations
         self.rng = np.random.default_rng(seed)
@@ -160,8 +169,16 @@ def describe(x: str, decision: str | None, y: str) -> str:
     return f"{x} equal to {y} (no difference found)" if decision == "equal" else f"{x} vs {y} undecided"
 
 
-def run(names: list[str], sample, batch: int, interims: int, alpha: float = ALPHA,
-        permutations: int = PERMUTATIONS, seed: int = 0, echo=print) -> AdaStop:
+def run(
+    names: list[str],
+    sample,
+    batch: int,
+    interims: int,
+    alpha: float = ALPHA,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
+    echo=print,
+) -> AdaStop:
     """Drive a test to the end: `sample(name, interim)` returns that variant's `batch` scores of interim
     (0-based) `interim`; it is called only for variants still in an undecided comparison.
 
