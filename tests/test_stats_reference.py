@@ -163,7 +163,7 @@ def aggregates(scores):
 
 @pytest.mark.parametrize("name, confidence", list(zip(DATA, itertools.cycle([0.95, 0.9, 0.99, 0.8]))))
 def test_stratified_bootstrap_intervals_equal_rliable_on_the_same_resamples(monkeypatch, name, confidence):
-    x, reps, seed = DATA[name], 1000, 11
+    x, reps, seed = DATA[name], 600, 11
     compared = [stats.iqm, stats.mean] + ([stats.median] if x.shape[1] > 1 else [])  # one task: see above
     ours = {}
     for statistic in compared:  # the same seed: every statistic is reduced from the same resamples
@@ -176,7 +176,7 @@ def test_stratified_bootstrap_intervals_equal_rliable_on_the_same_resamples(monk
         assert ours[statistic] == pytest.approx((low[column], high[column]), abs=EXACT)
 
 
-@pytest.mark.parametrize("name, reps", [("ties, 6 vs 5 runs", 500), ("8 vs 6 runs x 3 tasks", 150)])
+@pytest.mark.parametrize("name, reps", [("ties, 6 vs 5 runs", 300), ("8 vs 6 runs x 3 tasks", 100)])
 def test_improvement_interval_equals_rliable_on_the_same_resamples(monkeypatch, name, reps):
     # rliable's StratifiedIndependentBootstrap draws x's indices, then y's, for every replicate; rlft draws a
     # chunk of x's replicates, then the same chunk of y's
