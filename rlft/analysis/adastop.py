@@ -5,8 +5,11 @@ arXiv:2306.10882; reference code github.com/TimotheeMathieu/adastop, `MultipleAg
 
 - at interim k (1..K) every variant still in an undecided comparison gets `batch` new scores;
 - the statistic of a comparison (i, j) is |sum over interims of (mean of i's batch - mean of j's batch)|;
-- its null distribution comes from permutations of each interim's pooled scores (identity first), the
-  same permutation for every comparison, so the maximum over comparisons accounts for their dependence;
+- its null distribution comes from permutations of each interim's scores of the two variants compared
+  (identity first): one random split of the 2 * batch positions per permutation, applied to every comparison,
+  as the reference's enumeration does. A comparison's null then depends on its own two variants only; pooling
+  all variants would let a third variant's scores leak into it (identical variants beside a noisier one are
+  told apart too often, and a pair beside a distant variant is never told apart);
 - the family-wise level alpha is spent linearly, alpha * k / K by interim k; a permutation path that crossed
   an earlier boundary is removed (the conditional distribution of a group-sequential test);
 - step-down: reject the comparison with the largest statistic if it exceeds the boundary of the max over
@@ -15,8 +18,9 @@ arXiv:2306.10882; reference code github.com/TimotheeMathieu/adastop, `MultipleAg
   undecided after K interims are "equal" (the test accepts the null, AdaStop's convention).
 
 Simplifications: random permutations only (the reference enumerates all of them when there are fewer than
-B), no early acceptance (the reference's beta, 0 by default), and the permutation statistic is the two-sided
-|.| like the observed one.
+B), no early acceptance (the reference's beta, 0 by default). The permutation statistic is the two-sided |.|
+like the observed one; the reference takes the signed maximum, which rejects at twice alpha
+(tests/test_adastop_reference.py).
 """
 
 from __future__ import annotations
@@ -37,13 +41,22 @@ class AdaStop:
     ({('a', 'b'): 'larger'}, True)
     """
 
-    def __init__(self, names: list[str], batch: int, interims: int, alpha: float = ALPHA,
-                 permutations: int = PERMUTATIONS, seed: int = 0):
+    def __init__(
+        self,
+        names: list[str],
+        batch: int,
+        interims: int,
+        alpha: float = ALPHA,
+        permutations: int = PERMUTATIONS,
+        seed: int = 0,
+    ):
         if len(names) < 2 or len(set(names)) != len(names):
             raise ValueError(f"AdaStop compares two or more distinct variants, got {names}")
         if batch < 1 or interims < 1 or permutations < 2 or not 0.0 < alpha < 1.0:
-            raise ValueError(f"need batch >= 1, interims >= 1, permutations >= 2 and 0 < alpha < 1; got "
-                             f"{batch}, {interims}, {permutations}, {alpha}")
+            raise ValueError(
+                f"need batch >= 1, interims >= 1, permutations >= 2 and 0 < alpha < 1; got "
+                f"{batch}, {interims}, {permutations}, {alpha}"
+            )
         self.names, self.batch, self.interims = list(names), batch, interims
         self.alpha, self.permutations = alpha, permutations
         self.rng = np.random.default_rng(seed)
@@ -83,13 +96,12 @@ class AdaStop:
         block = np.concatenate([np.asarray(batch[n], dtype=float) for n in active])
         if block.shape != (len(active) * self.batch,) or not np.isfinite(block).all():
             raise ValueError(f"each variant needs {self.batch} finite scores per interim")
-        col = {n: i for i, n in enumerate(active)}
-        perms = self.rng.permuted(np.tile(np.arange(block.size), (self.permutations, 1)), axis=1)
-        perms[0] = np.arange(block.size)  # the observed split is one of the permutations
-        means = block[perms].reshape(self.permutations, len(active), self.batch).mean(axis=2)
+        perms = self.rng.permuted(np.tile(np.arange(2 * self.batch), (self.permutations, 1)), axis=1)
+        perms[0] = np.arange(2 * self.batch)  # the observed split is one of the permutations
         for c in self.undecided:
             a, b = self.pairs[c]
-            self.permuted[:, c] += means[:, col[a]] - means[:, col[b]]
+            split = np.concatenate([batch[a], batch[b]]).astype(float)[perms]  # (permutations, 2 * batch)
+            self.permuted[:, c] += split[:, : self.batch].mean(axis=1) - split[:, self.batch :].mean(axis=1)
             self.observed[c] = self.permuted[0, c]
         for n in active:
             self.seeds[n] += self.batch
@@ -157,8 +169,16 @@ def describe(x: str, decision: str | None, y: str) -> str:
     return f"{x} equal to {y} (no difference found)" if decision == "equal" else f"{x} vs {y} undecided"
 
 
-def run(names: list[str], sample, batch: int, interims: int, alpha: float = ALPHA,
-        permutations: int = PERMUTATIONS, seed: int = 0, echo=print) -> AdaStop:
+def run(
+    names: list[str],
+    sample,
+    batch: int,
+    interims: int,
+    alpha: float = ALPHA,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
+    echo=print,
+) -> AdaStop:
     """Drive a test to the end: `sample(name, interim)` returns that variant's `batch` scores of interim
     (0-based) `interim`; it is called only for variants still in an undecided comparison.
 
