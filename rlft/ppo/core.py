@@ -140,6 +140,21 @@ def value_loss(values, old_values, returns, mask, clip: float):
     return loss, masked_mean((loss_clipped > loss_unclipped).float(), mask)
 
 
+def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """1 - Var(R - V) / Var(R) over the masked tokens (CleanRL's `explained_var`): 1 when the values predict the
+    returns exactly, 0 when they do no better than a constant, negative when worse; None when the returns are
+    constant (nothing to explain).
+
+    >>> r, m = torch.tensor([[1.0, 2.0, 3.0, 99.0]]), torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    >>> explained_variance(r, r, m), explained_variance(torch.full_like(r, 2.0), r, m)
+    (1.0, 0.0)
+    """
+    var_returns = masked_var(returns, mask, unbiased=False)
+    if var_returns.item() == 0:
+        return None
+    return 1.0 - (masked_var(returns - values, mask, unbiased=False) / var_returns).item()
+
+
 class AdaptiveKL:
     """KL coefficient that follows a target KL (Ziegler et al., 2019): raised when the measured KL is above
     target, lowered when below, by at most 20% per update, over `horizon` samples.

@@ -7,33 +7,35 @@ epochs of clipped policy and value updates over minibatches. The math lives in `
 
 With LoRA, policy, reference and value share one frozen base: the policy is the `default` adapter, the
 reference is the base with adapters disabled, the value function is a second adapter (`value`) plus a
-scalar head on the last hidden state. Without LoRA they are three separate models.
+head on the last hidden state: a scalar, or HL-Gauss's categorical head (`value_head: {type: hl_gauss, ...}`,
+`rlft.ppo.value_head`). Without LoRA they are three separate models.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
 
-from rlft.core.schema import positive
+from rlft.core.schema import build, positive
 from rlft.envs.registry import EnvSpec
 from rlft.eval.evaluate import mean, score_all
 from rlft.ppo import rollout
 from rlft.ppo.core import (
     AdaptiveKL,
+    explained_variance,
     gae,
     kl_estimate,
     masked_mean,
     masked_whiten,
     policy_loss,
     token_rewards,
-    value_loss,
 )
+from rlft.ppo.value_head import ValueHead, ValueHeadConfig
 
 
 @dataclass
@@ -67,6 +69,8 @@ class PPOConfig:
     missing_eos_penalty: float | None = None  # subtracted from the score of completions that never end
     whiten_rewards: bool = False
     value_lora_r: int | None = None  # rank of the value adapter (default: the policy's)
+    # {type: mse} (scalar, clipped squared error) or {type: hl_gauss, min, max, bins, sigma} (rlft.ppo.value_head)
+    value_head: ValueHeadConfig = field(default_factory=ValueHeadConfig)
     logging_steps: int = 10
     # Shared with TRL's configs so that rlft's device defaults apply unchanged.
     bf16: bool = False
@@ -83,6 +87,7 @@ class PPOConfig:
                      "gradient_accumulation_steps", "learning_rate", "max_completion_length", "temperature",
                      "kl_horizon", "logging_steps", "save_steps"):
             positive(getattr(self, name), name)
+        self.value_head = build(ValueHeadConfig, self.value_head, "value_head")  # a mapping in the recipe
         split = self.num_mini_batches * self.gradient_accumulation_steps
         if self.per_device_train_batch_size % split:
             raise ValueError(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must be divisible "
@@ -92,7 +97,8 @@ class PPOConfig:
 class Models:
     """Policy, reference and value behind one interface, sharing a base with LoRA or separate without."""
 
-    def __init__(self, model, peft_config, value_r: int | None, checkpointing: bool = False):
+    def __init__(self, model, peft_config, value_r: int | None, checkpointing: bool = False,
+                 head: ValueHeadConfig | None = None):
         self.lora = peft_config is not None
         hidden = model.config.get_text_config().hidden_size
         if self.lora:
@@ -111,9 +117,7 @@ class Models:
         if checkpointing:  # recompute activations in backward: active only in train mode, so rollouts keep the cache
             for trained in (self.policy,) if self.lora else (self.policy, self.value_model):  # LoRA: one shared base
                 trained.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        self.value_head = torch.nn.Linear(hidden, 1).to(model.device, model.dtype)
-        torch.nn.init.zeros_(self.value_head.weight)
-        torch.nn.init.zeros_(self.value_head.bias)
+        self.value_head = ValueHead(hidden, head or ValueHeadConfig()).to(model.device, model.dtype)
 
     def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
         """The trained parameters, named uniquely: LoRA weights (both adapters) or both full models, and the
@@ -148,14 +152,18 @@ class Models:
         return chosen - torch.logsumexp(logits, dim=-1)
 
     def values(self, ids, attn, n_prompt: int):
-        """V(s_t) for each completion token, from the value adapter (or model) and the scalar head."""
+        """V(s_t) for each completion token, from the value adapter (or model) and the head."""
+        return self.value_head.value(self.value_outputs(ids, attn, n_prompt))
+
+    def value_outputs(self, ids, attn, n_prompt: int):
+        """The value head's outputs `(batch, T, 1 or bins)` for each completion token, in float32."""
         if self.lora:
             self.policy.set_adapter("value")
         # the decoder alone: the value needs the last hidden state, not vocabulary logits
         hidden = self.value_model.get_decoder()(input_ids=ids, attention_mask=attn).last_hidden_state
         if self.lora:
             self.policy.set_adapter("default")
-        return self.value_head(hidden[:, n_prompt - 1 : -1]).squeeze(-1).float()
+        return self.value_head(hidden[:, n_prompt - 1 : -1]).float()
 
 
 def lr_lambda(kind: str, total: int):
@@ -188,6 +196,11 @@ def load_checkpoint(path: Path, models: Models, optimizer, scheduler, gen) -> tu
     if not (path / "state.pt").is_file():
         raise ValueError(f"resume_from_checkpoint: '{path}' is not a PPO checkpoint (no state.pt)")
     weights = torch.load(path / "weights.pt")
+    for name, param in models.named_parameters():
+        if name in weights and weights[name].shape != param.shape:
+            raise ValueError(f"resume_from_checkpoint: '{path}' holds {name} of shape {tuple(weights[name].shape)}, "
+                             f"this run's is {tuple(param.shape)}: resume with the value_head and LoRA settings the "
+                             "checkpoint was written with")
     with torch.no_grad():
         for name, param in models.named_parameters():
             param.copy_(weights[name])
@@ -261,10 +274,11 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
                 token_r = masked_whiten(token_r, mask, shift_mean=False)
             advantages, returns = gae(token_r, old_values, mask, cfg.gamma, cfg.lam)
             advantages = masked_whiten(advantages, mask)
+            value_explained = explained_variance(old_values, returns, mask)
 
         # 4. PPO epochs over minibatches
         models.policy.train()
-        stats = {k: [] for k in ("pg_loss", "vf_loss", "pg_clipfrac", "vf_clipfrac", "approxkl", "ratio")}
+        stats = {k: [] for k in ("pg_loss", "vf_loss", "pg_clipfrac", "vf_clipfrac", "approxkl", "ratio", "vf_entropy")}
         size = cfg.per_device_train_batch_size // cfg.num_mini_batches
         micro = size // cfg.gradient_accumulation_steps
         for _ in range(cfg.num_ppo_epochs):
@@ -277,11 +291,14 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
                                                                mask[mb], cfg.cliprange)  # fmt: skip
                     # before the value pass: switching adapters freezes the inactive one
                     (pg / cfg.gradient_accumulation_steps).backward()
-                    new_values = models.values(seqs[mb], attn[mb], n_prompt)
-                    vf, vf_clip = value_loss(new_values, old_values[mb], returns[mb], mask[mb], cfg.cliprange_value)
+                    out = models.value_outputs(seqs[mb], attn[mb], n_prompt)
+                    vf, vf_clip = models.value_head.loss(out, old_values[mb], returns[mb], mask[mb],
+                                                         cfg.cliprange_value)  # fmt: skip
                     (cfg.vf_coef * vf / cfg.gradient_accumulation_steps).backward()
-                    for k, v in zip(stats, (pg, vf, pg_clip, vf_clip, approxkl, ratio)):
-                        stats[k].append(v.item())
+                    vf_entropy = models.value_head.entropy(out.detach(), mask[mb])  # None for the scalar head
+                    for k, v in zip(stats, (pg, vf, pg_clip, vf_clip, approxkl, ratio, vf_entropy)):
+                        if v is not None:
+                            stats[k].append(v.item())
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
@@ -290,6 +307,8 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
         mean_kl = masked_mean(kl.sum(1), torch.ones(len(seqs), device=device)).item()
         if kl_ctl is not None:
             kl_coef = kl_ctl.update(mean_kl, cfg.per_device_train_batch_size)
+        head = "vf_entropy" if stats["vf_entropy"] else "vf_clipfrac"  # hl_gauss: an entropy and no clipping
+        head_stat = {"vf_entropy": "val/entropy_avg", "vf_clipfrac": "val/clipfrac_avg"}[head]
         history.append({
             "objective/kl": mean_kl,
             "objective/entropy": (-old_logprobs * mask).sum(1).mean().item(),  # sampled estimate, as TRL
@@ -300,7 +319,8 @@ def train(models: Models, tokenizer, prompts_ds, rewards, cfg: PPOConfig, log, o
             "policy/clipfrac_avg": sum(stats["pg_clipfrac"]) / len(stats["pg_clipfrac"]),
             "loss/policy_avg": sum(stats["pg_loss"]) / len(stats["pg_loss"]),
             "loss/value_avg": sum(stats["vf_loss"]) / len(stats["vf_loss"]),
-            "val/clipfrac_avg": sum(stats["vf_clipfrac"]) / len(stats["vf_clipfrac"]),
+            head_stat: sum(stats[head]) / len(stats[head]),
+            "val/explained_variance": value_explained,
             "val/ratio": sum(stats["ratio"]) / len(stats["ratio"]),
             "val/num_eos_tokens": ended.float().sum().item(),
             "completions/mean_length": mask.sum(1).mean().item(),

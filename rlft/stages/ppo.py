@@ -1,8 +1,9 @@
 """PPO with rlft's own trainer (`rlft.ppo.trainer`): the stage assembles rewards -> models (policy, reference and
 value on one LoRA base, or separate without LoRA) -> config -> train -> save the policy (and value)
-adapters in the ordinary peft format. With `env:`, each rollout plays one episode per row (multi-turn PPO,
-docs/ppo.md), the environment's `get_reward()` joins the rewards with weight 1, and the held-out episodes are
-played after training as in a GRPO stage (rlft.stages.environment)."""
+adapters in the ordinary peft format, and the value head (scalar or HL-Gauss, `rlft.ppo.value_head`). With
+`env:`, each rollout plays one episode per row (multi-turn PPO, docs/ppo.md), the environment's `get_reward()`
+joins the rewards with weight 1, and the held-out episodes are played after training as in a GRPO stage
+(rlft.stages.environment)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def run(ctx: StageContext):
     device = "cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu"
     model.to(device)
     at_stage_start(ctx, model, tokenizer, train_rows, rewards, cfg)  # with `check.enabled`
-    models = Models(model, peft, cfg.value_lora_r, cfg.activation_checkpointing)
+    models = Models(model, peft, cfg.value_lora_r, cfg.activation_checkpointing, cfg.value_head)
     ctx.trackers = Trackers.build(cfg, **tracker_names(ctx))  # trainer.report_to, as TRL's trainers report
     if ctx.trackers is not None:
         ctx.trackers.begin(models.policy)
@@ -72,7 +73,7 @@ def run(ctx: StageContext):
     out = save_stage_model(models.policy, tokenizer, ctx.dir, save_ref, is_adapter=models.lora)
     if models.lora:
         models.policy.save_pretrained(ctx.dir / "value", selected_adapters=["value"])
-    torch.save(models.value_head.state_dict(), ctx.dir / "value_head.pt")
+    models.value_head.save(ctx.dir)  # value_head.pt and value_head.json (type and support)
 
     train_metrics = {k: v for k, v in last.items() if k not in ("stage", "step", "split")} | {"global_step": steps}
     timing = {"train_runtime": wall, "eps": steps * cfg.per_device_train_batch_size / wall}

@@ -42,6 +42,8 @@ def check_trainer(config_cls: type, stage: Stage, key: str) -> None:
             raise ConfigError(join(join(key, "trainer"), managed), "is set by rlft (the stage's folder in the run)")
     try:
         args = make_trainer_config(config_cls, stage, Path("/tmp/rlft-validate"), seed=0)
+    except ConfigError as e:  # rlft's own config classes (PPOConfig) name the field: give it its full dotted key
+        raise ConfigError(join(join(key, "trainer"), e.key), e.message) from None
     except (ValueError, TypeError, ArithmeticError) as e:  # GRPOConfig divides by some of these values
         raise ConfigError(join(key, "trainer"), f"{config_cls.__name__} refuses these settings: {e}") from None
     check_built(args, join(key, "trainer"))  # the optimizer, trackers and evaluation schedule it implies
