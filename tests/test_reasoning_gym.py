@@ -2,9 +2,11 @@
 (one task or a mixture), and every mistake in `data.reasoning_gym` refused before a run with its key."""
 
 import json
+import subprocess
+import sys
 
 import pytest
-from conftest import GRPO, SFT, smoke_recipe
+from conftest import GRPO, ROOT, SFT, smoke_recipe
 
 import rlft
 from rlft.core.config import DataSpec
@@ -227,3 +229,9 @@ def test_a_run_trains_and_evaluates_with_each_rows_verifier(tmp_path):
     assert result.summary["stages"]["routed"]["eval"]["num_samples"] == 16
     logged = [json.loads(line) for line in (result.path / "metrics.jsonl").read_text().splitlines()]
     assert any("rewards/reasoning_gym/mean" in r for r in logged if r["stage"] == "grpo")
+    # bench/rg_per_task.py splits the held-out accuracy by task; its "all" is the eval stage's accuracy
+    script = [sys.executable, str(ROOT / "bench" / "rg_per_task.py"), str(result.path), "grpo"]  # 16 tokens, as eval
+    done = subprocess.run(script, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("grpo:")]
+    assert f"all {evaluation['accuracy']:.3f};" in line and "chain_sum" in line and "spell_backward" in line

@@ -51,6 +51,8 @@ CASES = {
     "route": [({"routes": {"math": "numeric_match", "text": "exact_match"}}, ["4.0", "Paris", "x"],
                {"answer": ["4", "paris", "y"], "verifier": ["math", "text", None]}, [1.0, 1.0, None])],
     "random_reward": [({"seed": 0}, ["a", "b", "c", "d"], {}, [0.0, 0.0, 1.0, 1.0])],
+    "reasoning_gym": [({}, ["nus", "nux", "abc"], {"answer": ["nus"] * 3, "metadata": ['{"word": "sun"}'] * 3,
+                                                  "task": ["spell_backward"] * 3}, [1.0, pytest.approx(2 / 3), 0.0])],
 }
 
 

@@ -67,6 +67,7 @@ def test_every_builtin_in_a_grpo_step(tiny_model_dir, tmp_path):
         "answer": [str(2 * i) for i in range(rows)],
         "test_cases": [["assert True"], ["assert 1 == 2"], ["assert True", "assert False"], ["assert True"]],
         "verifier": ["math", "code", "math", "code"],
+        "metadata": ['{"source_dataset": "chain_sum"}'] * rows,  # reasoning_gym: chain_sum's verifier on `answer`
     })
     config = GRPOConfig(
         output_dir=str(tmp_path), bf16=False, use_cpu=True, report_to="none", max_steps=1,

@@ -2,11 +2,11 @@
 weighted mixture, each row scored by its own task's verifier (the `reasoning_gym` reward).
 
 The held-out split is drawn first, then the training rows, from one stream of problems: task `j` of the spec
-generates from a seed derived from the data seed and `j` (reasoning-gym's items are `Random(seed + index)`,
-so seeds 0 and 1 would share most problems; derived seeds do not), and a mixture picks each problem's task by
-weight with `Random(data seed)`. Held-out prompts are distinct, and a training problem whose prompt is in the
-held-out split is skipped, so the splits never overlap; training prompts may repeat where a task has few
-distinct problems. The held-out split depends only on the seed, the tasks and `eval_size`, not on
+generates from a seed derived from the data seed and `j` (most reasoning-gym tasks make item `i` from
+`Random(seed + i)`, so seeds 0 and 1 would share most problems; derived seeds do not), and a mixture picks
+each problem's task by weight with `Random(data seed)`. Held-out prompts are distinct, and a training problem
+whose prompt is in the held-out split is skipped, so the splits never overlap; training prompts may repeat
+where a task has few distinct problems. The held-out split depends only on the seed, the tasks and `eval_size`, not on
 `train_size`. Validation draws the same rows the run trains on (kept for the run in the same process).
 """
 
