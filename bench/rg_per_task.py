@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 import rlft
-from rlft.config import ModelSpec
+from rlft.core.config import ModelSpec
 from rlft.data import load_splits
-from rlft.evaluate import as_completions, generate
+from rlft.eval.evaluate import as_completions, generate
 from rlft.models import load_model, load_tokenizer, path_ref
 from rlft.rewards import resolve
 

@@ -2,8 +2,6 @@
 and open-r1's examples write completions) exactly as `[{"role": "assistant", "content": ...}]` and as the
 plain string."""
 
-import json
-
 import pytest
 
 from rlft.rewards import REWARDS, completion_text, resolve
@@ -39,9 +37,6 @@ CASES = {
     "json_valid": [({}, ['{"a": 1}', "{a: 1}"], {}, [1.0, 0.0])],
     "json_schema": [({"schema": {"type": "object", "required": ["a"]}}, ['{"a": 1}', '{"b": 1}'], {}, [1.0, 0.0])],
     "regex_match": [({"pattern": r"\d+"}, ["42", "forty-two"], {}, [1.0, 0.0])],
-    "reasoning_gym": [({}, ["nus", "nux", "xyz"], {"answer": ["nus"] * 3, "task": ["spell_backward"] * 3,
-                                                   "metadata": [json.dumps({"word": "sun"})] * 3},
-                       [1.0, pytest.approx(2 / 3), 0.0])],
     "code_tests": [({"timeout": 5}, ["```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b): return a"],
                     {"test_cases": [["assert add(1, 2) == 3"]] * 2}, [1.0, 0.0])],
     "weighted_sum": [({"rewards": ["numeric_match", "format_strict"], "weights": [1.0, 0.5]}, [GOOD, "4", "5"], FOUR,
