@@ -107,6 +107,18 @@ class InfReward(Base):
 class TextReward(Base):
     def get_reward(self):
         return "1.0"
+
+
+class PolicyRaises(Base):
+    @classmethod
+    def optimal_policy(cls, row):
+        raise LookupError("no script for this row")
+
+
+class PolicyUnknownTool(Base):
+    @classmethod
+    def optimal_policy(cls, row):
+        return [("push", {"n": 1})]
 '''
 
 TOOL_TINY = {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
@@ -115,6 +127,7 @@ TRAINERS = {
     "grpo": {"max_steps": 1, "per_device_train_batch_size": 2, "num_generations": 2, "max_completion_length": 200,
              "logging_steps": 1},
     "ppo": {"max_steps": 1, "per_device_train_batch_size": 2, "max_completion_length": 80, "logging_steps": 1},
+    "sft": {"max_steps": 1, "per_device_train_batch_size": 2, "logging_steps": 1},
 }
 
 
@@ -166,6 +179,17 @@ ENV_CASES = [
              ("episode 1, turn 0, action get_reward() returned float inf",), "eval"),
     env_case("reward-text-grpo", "get_reward() returns a string", "TextReward",
              ("episode 1, turn 0, action get_reward() returned str '1.0'", "finite number")),
+    env_case("sft-no-policy", "an sft stage imitating an environment that has no scripted policy", "Base",
+             ("stages.s.env", "has no optimal_policy(row)"), "sft", at_load=True),
+    env_case("sft-policy-raises", "an sft stage whose environment's scripted policy raises", "PolicyRaises",
+             ("stages.s.env", "optimal_policy(row 0) raised LookupError: no script for this row"), "sft", at_load=True),
+    env_case("sft-policy-unknown-tool", "a scripted policy that calls a tool the class does not have",
+             "PolicyUnknownTool",
+             ("stages.s.env", "optimal_policy(row 0) calls push, not one of the class's tools: poke"),
+             "sft", at_load=True),
+    case("env-tools-unknown", "env.tools names a tool the class does not have",
+         ("stages.s.env", "has no tool 'pokee' (did you mean 'poke'?); its tools: poke"),
+         edit(played("Base"), {"stages.s.env.tools": ["pokee"]}), files={"games.py": GAMES}, runs=False),
     case("env-context-too-small", "a tiny model left at 128 positions, far fewer than the tool prompt takes",
          ("stages.s.model.tiny.max_position_embeddings", "is 128, too small for this environment",
           "tool schemas is 998 tokens", "needs at least 1198"),

@@ -89,8 +89,8 @@ def test_env_is_refused_by_algorithms_without_the_capability():
     with pytest.raises(ConfigError) as e:
         load_recipe(raw)
     takes = [a.name for a in ALGORITHMS.values() if a.environments]
-    assert takes == ["grpo", "ppo", "eval"]
-    assert e.value.key == "stages.play.env" and "applies to grpo, ppo, eval stages, not 'rloo'" in str(e.value)
+    assert takes == ["sft", "grpo", "ppo", "eval"]
+    assert e.value.key == "stages.play.env" and "applies to sft, grpo, ppo, eval stages, not 'rloo'" in str(e.value)
 
 
 def test_env_file_path_is_resolved_beside_the_recipe(tmp_path):

@@ -214,6 +214,7 @@ class EnvironmentSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     reasoning_gym: ReasoningGymSpec | None = None  # rows from the reasoning-gym library (rlft.data.reasoning_gym)
     max_turns: int = DEFAULT_MAX_TURNS
+    tools: list[str] | None = None  # the class's tools the model gets (default all): remove one as an ablation
     train_size: int = 1000
     eval_size: int = 100
     seed: int | None = None  # defaults to the recipe seed

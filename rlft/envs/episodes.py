@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlft.envs.registry import EnvSpec, tools
+from rlft.rewards.guard import run_user
 
 
 @dataclass
@@ -77,6 +78,57 @@ def tool_suffix_ids(tokenizer, messages: list[dict]) -> list[int]:
         raise ValueError("the chat template renders a tool message by changing what came before it; rlft (like "
                          "TRL) needs templates that append")
     return full[len(prefix):]
+
+
+# What a scripted episode's model says after its last tool result. TRL's loop has no end-of-episode signal: it
+# generates until a reply calls no tool, so a model taught by imitation must learn to stop.
+CLOSING = "Done."
+
+
+def reply_ids(tokenizer, message: dict) -> list[int]:
+    """The tokens a model generates for an assistant `message` (text and tool calls): the chat template's rendering
+    of the turn after its generation prompt, through the end-of-turn token."""
+    user = [{"role": "user", "content": "dummy"}]
+    prefix = tokenizer.apply_chat_template(user, tokenize=True, add_generation_prompt=True, return_dict=False)
+    full = tokenizer.apply_chat_template(user + [message], tokenize=True, return_dict=False)
+    if full[: len(prefix)] != prefix:
+        raise ValueError("the chat template renders an assistant turn by changing its generation prompt; rlft "
+                         "needs templates that append")
+    return reply_of(full[len(prefix):], tokenizer.eos_token_id, len(full))
+
+
+def scripted(spec: EnvSpec, tokenizer, rows: list[dict], closing: str = CLOSING) -> list[Episode]:
+    """Play the class's scripted policy (`optimal_policy(row)`) on each row, with the tokens laid out as TRL's
+    loop lays out a model's episode: [prompt] [call] [results + generation prompt] ... [call] [results +
+    generation prompt] [`closing`]. `mask` marks the calls and the closing reply: what imitation trains on."""
+    from trl.chat_template_utils import add_response_schema, parse_response
+
+    tokenizer = add_response_schema(tokenizer)
+    names = list(tools(spec.cls))
+    episodes = start(spec, spec.guarded(), tokenizer, rows)
+    for i, e in enumerate(episodes):
+        where = f"environment '{spec.name}': optimal_policy(row {i})"
+        for name, arguments in run_user(where, spec.cls.optimal_policy, (e.row,)):
+            if name not in names:
+                raise ValueError(f"{where} calls {name}, not one of the class's tools: {', '.join(sorted(names))}")
+            call = {"type": "function", "function": {"name": name, "arguments": arguments}}
+            reply = reply_ids(tokenizer, {"role": "assistant", "content": "", "tool_calls": [call]})
+            parsed = parse_response(tokenizer, reply, prefix=e.prompt_ids + e.ids, tools=e.schemas)
+            if [c.get("function") for c in parsed.get("tool_calls") or []] != [call["function"]]:
+                raise ValueError(f"environment '{spec.name}': the chat template's rendering of the call {name}"
+                                 f"({arguments}) does not parse back to it")
+            results = [{"role": "tool", "name": name, "content": call_tool(e.env, names, call)}]
+            suffix = tool_suffix_ids(tokenizer, results)
+            e.ids += reply + suffix
+            e.mask += [1] * len(reply) + [0] * len(suffix)
+            e.messages += [parsed, *results]
+            e.calls, e.replies = e.calls + 1, e.replies + 1
+        reply = reply_ids(tokenizer, {"role": "assistant", "content": closing})
+        e.ids += reply
+        e.mask += [1] * len(reply)
+        e.messages.append({"role": "assistant", "content": closing})
+        e.replies, e.eos, e.open = e.replies + 1, True, False
+    return episodes
 
 
 def context_limit(model) -> int | None:

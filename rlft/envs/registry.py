@@ -112,8 +112,10 @@ class EnvSpec:
                         (n, seed), self.kwargs, passes=(TypeError,))
 
 
-def resolve_env(name: str, kwargs: dict | None = None, max_turns: int = DEFAULT_MAX_TURNS) -> EnvSpec:
-    """The environment for a name: a built-in or user code; ValueError saying what is allowed.
+def resolve_env(name: str, kwargs: dict | None = None, max_turns: int = DEFAULT_MAX_TURNS,
+                keep_tools: list[str] | None = None) -> EnvSpec:
+    """The environment for a name: a built-in or user code; ValueError saying what is allowed. `keep_tools`: the
+    class's tools the model gets (default all); the others are removed (an ablation: the tool taken away).
 
     >>> resolve_env("guess_numbr")
     Traceback (most recent call last):
@@ -147,4 +149,23 @@ guess_number, maze, wordle; or give your own as package.module:Class or path/to/
                                for p in params):
             raise ValueError(f"environment '{name}' takes no kwarg {', '.join(map(repr, unknown))}; its rows take: "
                              f"{', '.join(params) or 'none'}")
+    if keep_tools is not None:
+        cls = without_tools(name, cls, keep_tools)
     return EnvSpec(name, cls, kwargs, max_turns)
+
+
+def without_tools(name: str, cls: type, keep: list[str]) -> type:
+    """A subclass of `cls` (same name, module and docs) whose tools are only `keep`: each other tool becomes None,
+    which neither TRL nor `tools()` lists.
+
+    >>> sorted(tools(without_tools("calculator", Calculator, ["answer"])))
+    ['answer']
+    """
+    available = tools(cls)
+    unknown = [t for t in keep if t not in available]
+    if unknown:
+        raise ValueError(f"environment '{name}' has no tool '{unknown[0]}'{suggest(unknown[0], available)}; its "
+                         f"tools: {', '.join(sorted(available))}")
+    removed = {t: None for t in available if t not in keep}
+    return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                       "__qualname__": cls.__qualname__, **removed})

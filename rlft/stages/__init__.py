@@ -22,6 +22,7 @@ class Algorithm:
     data: str = "prompt"  # the kind of training rows it needs (rlft.data.KINDS)
     head: str = "causal"  # the starting model's head: "causal" (a language model) or "reward" (a scalar score)
     environments: bool = False  # runs a multi-turn environment (`env:`) through tool calls
+    imitates: bool = False  # with `env:`, trains on the scripted policy's episodes instead of playing its own
     rl: bool = False  # learns from its own sampled completions: the pre-run check and reward-hacking alarms apply
     group_size: int | None = None  # completions per prompt when fixed (online DPO's pair); else num_generations
     policy_pairs: bool = False  # may build its preference pairs from the policy's own samples (data.policy_pairs)
@@ -40,7 +41,12 @@ ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in [
         Algorithm(
-            "sft", "rlft.stages.sft", "supervised fine-tuning on prompt-completion data (TRL SFTTrainer)", data="sft"
+            "sft",
+            "rlft.stages.sft",
+            "supervised fine-tuning on prompt-completion data or scripted episodes (TRL SFTTrainer)",
+            data="sft",
+            environments=True,
+            imitates=True,
         ),
         Algorithm(
             "grpo",

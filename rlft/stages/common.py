@@ -194,10 +194,13 @@ class MetricsCallback(TrainerCallback):
 
 
 def run_trainer(ctx: StageContext, trainer_cls, config_cls, train, held_out, rewards=None, config_defaults=None,
-                **trainer_kwargs):
+                prepare=None, **trainer_kwargs):
     """The one training path every TRL-backed stage shares: model -> TRL config -> trainer (public
-    constructor arguments only) -> train -> save. Returns the stage's result."""
+    constructor arguments only) -> train -> save. Returns the stage's result. `prepare(tokenizer)`, when given,
+    makes the training rows once the starting model's tokenizer is loaded (pre-tokenized data)."""
     model, tokenizer, save_ref, peft = starting_model(ctx)
+    if prepare is not None:
+        train = prepare(tokenizer)
     args = make_trainer_config(config_cls, ctx.stage, ctx.dir / "trainer", ctx.seed, **tracker_names(ctx),
                                **(config_defaults or {}))
     eval_rewards = rewards if rewards is not None else ctx.rewards()

@@ -14,9 +14,10 @@ from rlft.core import distributed as dist
 from rlft.core.config import EvalSpec, Stage
 from rlft.core.schema import ConfigError, join
 from rlft.envs import EnvSpec, resolve_env, summary, tools
+from rlft.envs.episodes import scripted
 from rlft.envs.guard import EnvFault
 from rlft.envs.play import REPLY_TOKENS, play
-from rlft.models import build_char_tokenizer
+from rlft.models import build_char_tokenizer, load_model, load_tokenizer
 from rlft.rewards.guard import run_user
 
 # TRL counts tool calls and their results against `max_completion_length`. With the character-level tokenizer one
@@ -28,17 +29,18 @@ MIN_ACTION_LENGTH = 67
 
 def spec(stage: Stage) -> EnvSpec:
     """The resolved environment of a stage with `env:`."""
-    return resolve_env(stage.env.name, stage.env.kwargs, stage.env.max_turns)
+    return resolve_env(stage.env.name, stage.env.kwargs, stage.env.max_turns, stage.env.tools)
 
 
 def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = True,
-          counts_results: bool = True) -> None:
+          counts_results: bool = True, imitates: bool = False) -> None:
     """Refuse an `env:` block that cannot run: an unknown class or kwargs, rows that fail to generate or to reset,
     no reward at all, a completion budget too small for one turn, a tiny model whose context cannot hold the
     prompt and the budget, or options that assume single-turn completions. `trainer_default`: the trainer
     config's own `max_completion_length`; `trains`: a training stage (else an evaluation, which plays the
     held-out episodes only); `counts_results`: whether tool results count against `max_completion_length`
-    (TRL's GRPO) or only the model's tokens do (rlft's PPO)."""
+    (TRL's GRPO) or only the model's tokens do (rlft's PPO); `imitates`: the stage trains on the scripted
+    policy's episodes (an SFT warm-up), which the class must have and the context must hold."""
     at = join(key, "env")
     try:
         resolved = spec(stage)
@@ -53,6 +55,9 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
                           "stage data: whose columns reset(**row) takes")
     if not trains:
         check_evaluation(stage, key)
+    elif imitates:
+        check_imitation(stage, key, resolved, generated[0] if generated else None)
+        return
     elif not stage.rewards and not callable(getattr(resolved.cls, "get_reward", None)):
         raise ConfigError(join(key, "rewards"), f"environment '{stage.env.name}' has no get_reward(): give the "
                           "stage rewards, or add get_reward() to the class")
@@ -79,6 +84,39 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if tiny is not None:
         check_context(tiny.max_position_embeddings, join(key, "model.tiny.max_position_embeddings"), first, schemas,
                       length if trains else None, bool(generated))
+
+
+def check_imitation(stage: Stage, key: str, resolved: EnvSpec, row: dict | None) -> None:
+    """An SFT stage with `env:` imitates the class's scripted policy: it needs `optimal_policy(row)`, episodes
+    that render and parse back (one is played from the first generated row), and a tiny model whose context
+    holds that episode. Options of single-reply training do not apply."""
+    at = join(key, "env")
+    if not callable(getattr(resolved.cls, "optimal_policy", None)):
+        raise ConfigError(at, f"environment '{stage.env.name}' has no optimal_policy(row): an sft stage with env: "
+                          "imitates the scripted policy's episodes")
+    if stage.data is not None:
+        raise ConfigError(join(key, "data"), "an sft stage with env: trains on the environment's scripted "
+                          "episodes; remove data: (or env: to train on the data)")
+    if stage.eval.every:
+        raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; an sft "
+                          "stage with env: plays its held-out episodes after training")
+    tiny = stage.model.tiny
+    if tiny is not None and tiny.chat_template != "tool_calling":
+        raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
+                          "tools and parses calls only with a template it knows)")
+    if row is None or tiny is None:
+        return
+    try:
+        episode = scripted(resolved, build_char_tokenizer("tool_calling"), [{"prompt": prompt(resolved), **row}])[0]
+    except ValueError as e:
+        raise ConfigError(at, str(e)) from None
+    except EnvFault as fault:
+        raise ConfigError(at, str(fault.error)) from None
+    size = len(episode.prompt_ids) + len(episode.ids)
+    if size > tiny.max_position_embeddings:
+        raise ConfigError(join(key, "model.tiny.max_position_embeddings"), f"is {tiny.max_position_embeddings}, too "
+                          f"small for this environment: the first scripted episode with its prompt and tool schemas "
+                          f"is {size} tokens; needs at least {size}")
 
 
 def first_prompt(resolved: EnvSpec, row: dict | None) -> tuple[list[dict], list | None]:
@@ -143,6 +181,28 @@ def splits(stage: Stage, seed: int):
         return Dataset.from_list([{"prompt": prompt(resolved), **row} for row in resolved.rows(n, s)])
 
     return make(env.train_size, seed), make(env.eval_size, seed + 1) if env.eval_size else None
+
+
+def scripted_dataset(stage: Stage, rows, tokenizer):
+    """The scripted policy's episodes on the stage's training rows, tokenized as TRL's loop lays out an episode
+    (rlft.envs.episodes.scripted), with `assistant_masks` (1 on the model's calls and closing reply) that TRL's
+    SFTTrainer turns into labels: tool results and the prompt are never trained on."""
+    from datasets import Dataset
+
+    episodes = scripted(spec(stage), tokenizer, rows.to_list())
+    return Dataset.from_list([{"input_ids": e.prompt_ids + e.ids, "assistant_masks": [0] * len(e.prompt_ids) + e.mask}
+                              for e in episodes])
+
+
+def play_trained(ctx, result, held_out):
+    """After a training stage with `env:`: load its saved model and play the held-out episodes (`evaluate`); the
+    metrics go to the result's `episodes`."""
+    if held_out is None:
+        return result
+    out = result.output
+    model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
+    result.extra["episodes"] = evaluate(ctx, model, tokenizer, held_out, result.train["global_step"])
+    return result
 
 
 def trainer_defaults(stage: Stage, config_cls: type) -> dict:

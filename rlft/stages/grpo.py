@@ -8,7 +8,6 @@ TRL's defaults are meant for large models: set `learning_rate`, `num_generations
 
 from __future__ import annotations
 
-from rlft.models import load_model, load_tokenizer
 from rlft.stages import environment
 from rlft.stages.common import StageContext, run_trainer
 
@@ -42,8 +41,4 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
         reward_funcs=[fn for fn, _ in rewards],
         **extra,
     )
-    if ctx.stage.env is not None and held_out is not None:
-        out = result.output
-        model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
-        result.extra["episodes"] = environment.evaluate(ctx, model, tokenizer, held_out, result.train["global_step"])
-    return result
+    return environment.play_trained(ctx, result, held_out) if ctx.stage.env is not None else result

@@ -37,7 +37,8 @@ def check_stage(algo: Algorithm, stage: Stage, key: str, recipe) -> None:
         fields = config_cls.__dataclass_fields__ if config_cls else {}
         length = fields["max_completion_length"].default if "max_completion_length" in fields else None
         # TRL's trainers count tool results against max_completion_length; a config may say it does not
-        environment.check(stage, key, length, algo.trains, getattr(config_cls, "counts_tool_results", True))
+        environment.check(stage, key, length, algo.trains, getattr(config_cls, "counts_tool_results", True),
+                          algo.imitates)
     if not algo.trains:
         check_model(recipe, stage, key, algo.trains, algo.head)
         return
