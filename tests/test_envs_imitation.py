@@ -147,3 +147,29 @@ def test_env_tools_names_an_unknown_tool():
         load_recipe(raw)
     assert e.value.key == "stages.warm.env"
     assert "has no tool 'calculate' (did you mean 'calc'?); its tools: answer, calc" in str(e.value)
+
+
+def test_env_reward_false_trains_on_the_stage_rewards_only(tmp_path):
+    """The control run of a recipe: TRL gets instances without get_reward(), so only `random_reward` is a training
+    reward; the held-out play still measures the environment's return."""
+    raw = recipe({**ENV, "reward": False}, algorithm="grpo", rewards=[{"name": "random_reward", "kwargs": {"seed": 0}}],
+                 trainer={"max_steps": 2, "num_generations": 2, "per_device_train_batch_size": 2,
+                          "max_completion_length": 200, "logging_steps": 1})
+    spec = environment.spec(load_recipe(raw).stages["warm"])
+    assert spec.guarded(reward=False)().get_reward is None and callable(spec.guarded()().get_reward)
+    result = rlft.run(raw, run_dir=tmp_path / "run", echo=lambda s: None)
+    lines = [json.loads(line) for line in (result.path / "metrics.jsonl").read_text().splitlines()]
+    train = [m for m in lines if m["split"] == "train" and "reward" in m]
+    assert train and all("rewards/random_reward/mean" in m and "rewards/GuessNumber/mean" not in m for m in train)
+    assert result.summary["stages"]["warm"]["episodes"]["env/episodes"] == 3
+
+
+@pytest.mark.parametrize("env, stage, key, words", [
+    ({**ENV, "reward": False}, {"algorithm": "grpo", "trainer": {"max_completion_length": 200}}, "stages.warm.rewards",
+     "env.reward is false"),
+    ({**ENV, "reward": False}, {}, "stages.warm.env.reward", "applies to stages that train on rewards"),
+])
+def test_env_reward_false_refusals(env, stage, key, words):
+    with pytest.raises(ConfigError) as e:
+        load_recipe(recipe(env, **stage))
+    assert e.value.key == key and words in str(e.value)

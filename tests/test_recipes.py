@@ -13,11 +13,17 @@ SMOKE_RM = str(ROOT / "tests" / "fixtures" / "smoke_rm.yaml")
 
 def smoke_overrides(recipe: rlft.Recipe) -> dict:
     """Shrink data, model and steps; keep every stage and how stages hand models on."""
-    out = {"data.train_size": 64, "data.eval_size": 16, "num_threads": 1}
+    out = {"data.train_size": 64, "data.eval_size": 16} if recipe.data is not None else {}
+    out["num_threads"] = 1
     for name, stage in recipe.stages.items():
         key = f"stages.{name}"
         if stage.model.tiny is not None:
             out[f"{key}.model.tiny"] = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1}
+            if stage.env is not None:  # the tool-calling template and the context its prompts need
+                out[f"{key}.model.tiny"].update(chat_template=stage.model.tiny.chat_template,
+                                                max_position_embeddings=stage.model.tiny.max_position_embeddings)
+        if stage.env is not None:
+            out[f"{key}.env.train_size"], out[f"{key}.env.eval_size"] = 16, 4
         if stage.trainer:
             out[f"{key}.trainer.max_steps"] = 2
             out[f"{key}.trainer.logging_steps"] = 1
@@ -42,7 +48,9 @@ def test_recipe_runs_in_smoke_size(tmp_path, path):
     assert list(result.summary["stages"]) == list(recipe.stages)
     for name, stage in recipe.stages.items():
         summary = result.summary["stages"][name]
-        if stage.algorithm == "eval":
+        if stage.env is not None:
+            assert summary["episodes"]["env/episodes"] == 4
+        if stage.algorithm == "eval" and stage.env is None:
             assert summary["eval"]["num_samples"] == 16
         else:
             assert summary["train"]["global_step"] >= 1

@@ -215,6 +215,7 @@ class EnvironmentSpec:
     reasoning_gym: ReasoningGymSpec | None = None  # rows from the reasoning-gym library (rlft.data.reasoning_gym)
     max_turns: int = DEFAULT_MAX_TURNS
     tools: list[str] | None = None  # the class's tools the model gets (default all): remove one as an ablation
+    reward: bool = True  # get_reward() is a training reward; false: the stage's rewards only (a control run)
     train_size: int = 1000
     eval_size: int = 100
     seed: int | None = None  # defaults to the recipe seed

@@ -76,10 +76,14 @@ class EnvSpec:
         """What `trl.GRPOTrainer(environment_factory=...)` takes: a no-argument callable making one instance."""
         return self._factory(self.cls)
 
-    def guarded(self):
+    def guarded(self, reward: bool = True):
         """`factory()` for instances whose reset, tools and get_reward run guarded (rlft.envs.guard): what rlft's
-        stages play. Each call starts a new episode count."""
-        return self._factory(guarded_class(self.name, self.cls, list(tools(self.cls))))
+        stages play. Each call starts a new episode count. `reward=False`: instances without `get_reward`, so that
+        TRL does not add it as a reward (a control run trained on other rewards)."""
+        cls = guarded_class(self.name, self.cls, list(tools(self.cls)))
+        if not reward:  # TRL lists the class's functions: None hides the inherited one
+            cls = type(cls.__name__, (cls,), {"__module__": cls.__module__, "get_reward": None})
+        return self._factory(cls)
 
     def reward(self):
         """The episode's `get_reward()` as a reward function (TRL's contract, reading the `environments` TRL passes),

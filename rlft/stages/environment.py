@@ -53,6 +53,8 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if generated is None:
         raise ConfigError(at, f"environment '{stage.env.name}' has no rows(n, seed, **kwargs) generator: give the "
                           "stage data: whose columns reset(**row) takes")
+    if not stage.env.reward and not (trains and not imitates):
+        raise ConfigError(join(key, "env.reward"), "applies to stages that train on rewards (grpo, ppo)")
     if not trains:
         check_evaluation(stage, key)
     elif imitates:
@@ -61,6 +63,9 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     elif not stage.rewards and not callable(getattr(resolved.cls, "get_reward", None)):
         raise ConfigError(join(key, "rewards"), f"environment '{stage.env.name}' has no get_reward(): give the "
                           "stage rewards, or add get_reward() to the class")
+    elif not stage.rewards and not stage.env.reward:
+        raise ConfigError(join(key, "rewards"), "env.reward is false, so the stage trains on its rewards: give "
+                          "some (e.g. random_reward for a control run)")
     length = stage.trainer.get("max_completion_length", trainer_default)
     if length is not None and counts_results and length < MIN_COMPLETION_LENGTH:
         raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "

@@ -29,7 +29,7 @@ def run(ctx: StageContext, trainer_cls=None, config_cls=None):
     defaults, extra = {"reward_weights": [w for _, w in rewards] or None}, {}
     if ctx.stage.env is not None:  # TRL runs the (guarded) episodes and adds get_reward() as a reward, weight 1
         defaults.update(environment.trainer_defaults(ctx.stage, config_cls))
-        extra["environment_factory"] = environment.spec(ctx.stage).guarded()  # rlft.envs.guard
+        extra["environment_factory"] = environment.spec(ctx.stage).guarded(ctx.stage.env.reward)  # rlft.envs.guard
     result = run_trainer(
         ctx,
         trainer_cls or GRPOTrainer,

@@ -31,7 +31,7 @@ def run(ctx: StageContext):
     train_rows, held_out = ctx.data()
     rewards = ctx.rewards()
     env = environment.spec(ctx.stage) if ctx.stage.env is not None else None
-    if env is not None and env.reward() is not None:  # TRL adds get_reward() the same way: weight 1
+    if env is not None and ctx.stage.env.reward and env.reward() is not None:  # weight 1, as TRL adds it
         rewards = [*rewards, (env.reward(), 1.0)]
     model, tokenizer, save_ref, peft = starting_model(ctx)
     cfg = make_trainer_config(PPOConfig, ctx.stage, ctx.dir / "trainer", ctx.seed)
