@@ -179,3 +179,14 @@ def test_the_documented_multi_turn_block_loads():
     block = next(b for b in page.split("```yaml\n")[1:] if b.startswith("stages:")).split("```")[0]
     stage = load_recipe(yaml.safe_load(block)).stages["play"]
     assert (stage.algorithm, stage.env.name, stage.trainer["max_completion_length"]) == ("ppo", "guess_number", 200)
+
+
+def test_env_reward_false_leaves_ppo_with_the_stage_rewards_only(tmp_path):
+    stage = copy.deepcopy(PPO)
+    stage["env"]["reward"] = False
+    stage["rewards"] = [{"name": "random_reward", "kwargs": {"seed": 0}}]
+    result = rlft.run({"seed": 0, "num_threads": 1, "stages": {"play": stage}}, run_dir=tmp_path / "run",
+                      echo=lambda s: None)
+    train = [m for m in records(result.path) if m["split"] == "train"]
+    assert train and all("rewards/random_reward/mean" in m and "rewards/GuessNumber/mean" not in m for m in train)
+    assert all("env/return" in m for m in train)  # the episodes' return is still measured
