@@ -119,9 +119,11 @@ def read_sweep_recipe(path: Path) -> dict:
 
 
 def _resolved(recipe: Recipe) -> dict:
-    """The recipe as plain data without its seed: what every run of a sweep shares."""
+    """The recipe as plain data without its seed and its `expect:` claims (which train nothing, so that claims
+    written after a measurement still reuse its runs): what every run of a sweep shares."""
     data = yaml.safe_load(yaml.safe_dump(to_dict(recipe), sort_keys=False))
     data.pop("seed", None)
+    data.pop("expect", None)
     return data
 
 
