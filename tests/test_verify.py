@@ -97,3 +97,27 @@ def test_verify_needs_an_expect_block(tmp_path):
         from rlft.analysis.verify import verify
 
         verify(str(ROOT / "recipes/quickstart.yaml"), [0], ["expect=null"], tmp_path / "v", echo=lambda _: None)
+
+
+def test_a_sweep_is_reused_after_its_expect_claims_change(tmp_path):
+    """Claims are written after the measurement they come from: they train nothing, so the sweep's runs stay
+    reusable; a change that trains differently is still refused."""
+    from rlft.runner.sweeps import start
+
+    recipe = yaml_recipe(tmp_path, {"iqm_at_least": 0.1})
+    path = start(recipe, sweep_dir=tmp_path / "sweep", echo=lambda s: None)
+    assert start(yaml_recipe(tmp_path, {"iqm_at_least": 0.7, "gain_over": "eval_sft", "gain_at_least": 0.2}),
+                 sweep_dir=path, echo=lambda s: None) == path
+    with pytest.raises(ConfigError, match="a different recipe or overrides"):
+        start(recipe, ["stages.grpo.trainer.learning_rate=0"], sweep_dir=path, echo=lambda s: None)
+
+
+def yaml_recipe(folder: Path, claims: dict) -> Path:
+    """The quickstart with these `expect:` claims, as a file."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "recipes" / "quickstart.yaml").read_text())
+    raw["expect"] = {"seeds": [0, 1, 2], **claims}
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
