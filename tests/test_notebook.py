@@ -21,17 +21,21 @@ SMOKE = {
 }
 
 
-@pytest.mark.slow
-def test_custom_reward_notebook_runs(tmp_path):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+def execute(path, settings: str, timeout: int) -> tuple[list, str]:
+    """Run a notebook top to bottom with `settings` (code) injected after its parameters cell, one thread;
+    return its outputs (none an error) and their printed text."""
+    nb = nbformat.read(path, as_version=4)
     params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
-        f"OVERRIDES = {SMOKE!r}\nRUN_DIR = {str(tmp_path / 'run')!r}\nimport torch; torch.set_num_threads(1)"))
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-
+    nb.cells.insert(params + 1, nbformat.v4.new_code_cell(f"{settings}\nimport torch; torch.set_num_threads(1)"))
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    return outputs, "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
+@pytest.mark.slow
+def test_custom_reward_notebook_runs(tmp_path):
+    outputs, text = execute(NOTEBOOK, f"OVERRIDES = {SMOKE!r}\nRUN_DIR = {str(tmp_path / 'run')!r}", 600)
     assert "reward 'near_miss': ok" in text and "accuracy after GRPO:" in text and "4 logged steps" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the reward curve
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -44,15 +48,7 @@ ENV_NOTEBOOK = ROOT / "examples" / "environments.ipynb"
 @pytest.mark.slow
 def test_environments_notebook_runs(tmp_path):
     """Write an environment, check it, play 4 GRPO steps on it and plot success and turns: about a minute."""
-    nb = nbformat.read(ENV_NOTEBOOK, as_version=4)
-    params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
-        f"RUN_DIR = {str(tmp_path / 'run')!r}\nimport torch; torch.set_num_threads(1)"))
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    outputs, text = execute(ENV_NOTEBOOK, f"RUN_DIR = {str(tmp_path / 'run')!r}", 300)
     assert "environment 'dial': ok" in text and "scripted policy: mean return 1" in text
     assert "4 logged steps; held-out success" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # success and turns

@@ -53,6 +53,16 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if generated is None:
         raise ConfigError(at, f"environment '{stage.env.name}' has no rows(n, seed, **kwargs) generator: give the "
                           "stage data: whose columns reset(**row) takes")
+    if stage.eval.every:
+        raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; with "
+                          "env: the stage plays its held-out episodes after training (and GRPO logs "
+                          "rewards/<Class>/mean and tools/* while training)")
+    if stage.check.enabled or stage.check.require_signal:
+        raise ConfigError(join(key, "check"), "the pre-run check samples one reply, not an episode; it does not "
+                          "apply to stages with env:")
+    if stage.model.tiny is not None and stage.model.tiny.chat_template != "tool_calling":
+        raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
+                          "tools and parses calls only with a template it knows)")
     if not stage.env.reward and not (trains and not imitates):
         raise ConfigError(join(key, "env.reward"), "applies to stages that train on rewards (grpo, ppo)")
     if not trains:
@@ -76,16 +86,7 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
                           "it budgets the model's tokens over the episode, and one tool call does not fit; use at "
                           f"least {MIN_ACTION_LENGTH} (a guess_number call and its end of turn are 67 tokens of the "
                           "tiny tokenizer)")
-    if stage.eval.every:
-        raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; with "
-                          "env: watch rewards/<Class>/mean and tools/* in the training log instead")
-    if stage.check.enabled or stage.check.require_signal:
-        raise ConfigError(join(key, "check"), "the pre-run check samples one reply, not an episode; it does not "
-                          "apply to stages with env:")
     tiny = stage.model.tiny
-    if tiny is not None and tiny.chat_template != "tool_calling":
-        raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
-                          "tools and parses calls only with a template it knows)")
     if tiny is not None:
         check_context(tiny.max_position_embeddings, join(key, "model.tiny.max_position_embeddings"), first, schemas,
                       length if trains else None, bool(generated))
@@ -94,7 +95,7 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
 def check_imitation(stage: Stage, key: str, resolved: EnvSpec, row: dict | None) -> None:
     """An SFT stage with `env:` imitates the class's scripted policy: it needs `optimal_policy(row)`, episodes
     that render and parse back (one is played from the first generated row), and a tiny model whose context
-    holds that episode. Options of single-reply training do not apply."""
+    holds that episode."""
     at = join(key, "env")
     if not callable(getattr(resolved.cls, "optimal_policy", None)):
         raise ConfigError(at, f"environment '{stage.env.name}' has no optimal_policy(row): an sft stage with env: "
@@ -102,13 +103,7 @@ def check_imitation(stage: Stage, key: str, resolved: EnvSpec, row: dict | None)
     if stage.data is not None:
         raise ConfigError(join(key, "data"), "an sft stage with env: trains on the environment's scripted "
                           "episodes; remove data: (or env: to train on the data)")
-    if stage.eval.every:
-        raise ConfigError(join(key, "eval.every"), "held-out evaluation generates one reply, not an episode; an sft "
-                          "stage with env: plays its held-out episodes after training")
     tiny = stage.model.tiny
-    if tiny is not None and tiny.chat_template != "tool_calling":
-        raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
-                          "tools and parses calls only with a template it knows)")
     if row is None or tiny is None:
         return
     try:
