@@ -121,3 +121,20 @@ def yaml_recipe(folder: Path, claims: dict) -> Path:
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def test_a_gain_over_an_earlier_stage_reads_the_same_metric_there():
+    """Episode metrics have no held-out accuracy: the gain is the claim's metric minus the same path under the
+    earlier stage (an imitation warm-up, then RL)."""
+    episodes = [Run(Path(f"s{i}"), "v", i, {"wall_s": 60.0, "stages": {"sft": {"episodes": {"env/success": s}},
+                                                       "grpo": {"episodes": {"env/success": f}}}})
+                for i, (s, f) in enumerate([(0.2, 0.5), (0.3, 0.6), (0.25, 0.55)])]  # fmt: skip
+    expect = ExpectSpec(metric="stages.grpo.episodes.env/success", gain_over="sft", gain_at_least=0.2)
+    (gain,) = check_claims(expect, episodes, reps=2000)
+    assert gain["values"] == pytest.approx([0.3, 0.3, 0.3]) and gain["verdict"] == "holds"
+    assert gain["claim"] == "IQM of stages.grpo.episodes.env/success - sft value"
+    with pytest.raises(ConfigError, match="a gain needs a stage's metric"):
+        check_claims(ExpectSpec(metric="wall_s", gain_over="sft", gain_at_least=0.1), episodes)
+    with pytest.raises(ConfigError, match="no 'nope' under stages"):
+        check_claims(ExpectSpec(metric="stages.grpo.episodes.env/success", gain_over="nope", gain_at_least=0.1),
+                     episodes)

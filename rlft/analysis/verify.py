@@ -18,7 +18,7 @@ import numpy as np
 
 from rlft.analysis import stats
 from rlft.analysis.comparison import metric_value
-from rlft.core.expect import ExpectSpec
+from rlft.core.expect import DEFAULT_METRIC, ExpectSpec
 from rlft.core.schema import ConfigError
 from rlft.core.tracking import write_json, write_text
 from rlft.runner.recipe import load_recipe
@@ -44,14 +44,30 @@ def judge(kind: str, bound, low: float, high: float) -> str:
     return "fails" if high < lo or low > hi else "undecided"
 
 
-def stage_accuracy(run: Run, stage: str) -> float:
-    """The held-out accuracy a stage measured in a run (its summary's eval.accuracy)."""
-    entry = run.summary.get("stages", {}).get(stage, {})
-    value = entry.get("eval", {}).get("accuracy") if isinstance(entry.get("eval"), dict) else None
-    if value is None:
-        raise ConfigError("expect.gain_over", f"stage '{stage}' measured no held-out accuracy in {run.path} "
-                          "(name a stage with an eval: block, or an eval stage)")
-    return float(value)
+def stage_value(run: Run, stage: str, metric: str) -> float:
+    """What an earlier stage measured of the claim's metric: its held-out accuracy for `final_accuracy`, else the
+    same summary path under that stage (`stages.grpo.episodes.env/success` -> `stages.sft.episodes.env/success`).
+
+    >>> run = Run(Path("s0"), "v", 0, {"stages": {"sft": {"episodes": {"env/success": 0.25}}}})
+    >>> stage_value(run, "sft", "stages.grpo.episodes.env/success")
+    0.25
+    """
+    if metric == DEFAULT_METRIC:
+        entry = run.summary.get("stages", {}).get(stage, {})
+        value = entry.get("eval", {}).get("accuracy") if isinstance(entry.get("eval"), dict) else None
+        if value is None:
+            raise ConfigError("expect.gain_over", f"stage '{stage}' measured no held-out accuracy in {run.path} "
+                              "(name a stage with an eval: block, or an eval stage)")
+        return float(value)
+    head, _, rest = metric.partition(".")
+    if head != "stages" or "." not in rest:
+        raise ConfigError("expect.gain_over", f"a gain needs a stage's metric: expect.metric '{metric}' is not "
+                          "final_accuracy or stages.<stage>.<...>")
+    path = f"stages.{stage}.{rest.split('.', 1)[1]}"
+    try:
+        return metric_value(run.summary, path, str(run.path))
+    except ConfigError as e:
+        raise ConfigError("expect.gain_over", e.message) from None
 
 
 def check_claims(expect: ExpectSpec, runs: list[Run], reps: int = REPS, confidence: float = stats.CONFIDENCE,
@@ -62,10 +78,11 @@ def check_claims(expect: ExpectSpec, runs: list[Run], reps: int = REPS, confiden
     for name, kind, bound in expect.claims():
         x = values
         if name == "gain":
-            x = values - np.array([stage_accuracy(r, expect.gain_over) for r in runs])
+            x = values - np.array([stage_value(r, expect.gain_over, expect.metric) for r in runs])
         point = float(stats.iqm(x))
         low, high = stats.interval(x, stats.iqm, reps, confidence, seed)
-        what = f"IQM of {expect.metric}" + (f" - {expect.gain_over} accuracy" if name == "gain" else "")
+        before = "accuracy" if expect.metric == DEFAULT_METRIC else "value"
+        what = f"IQM of {expect.metric}" + (f" - {expect.gain_over} {before}" if name == "gain" else "")
         out.append({"claim": what, "kind": kind, "bound": bound, "iqm": point, "ci_low": low, "ci_high": high,
                     "values": x.tolist(), "seeds": [r.seed for r in runs], "verdict": judge(kind, bound, low, high)})
     return out
