@@ -90,3 +90,18 @@ def test_gpu_check_says_when_there_is_no_gpu():
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})  # fmt: skip
     assert done.returncode == 1 and '"problems": ["no CUDA device"]' in done.stdout
+
+
+@pytest.mark.slow
+def test_step_profile_splits_a_grpo_and_a_ppo_step(tmp_path):
+    out = tmp_path / "profile.md"
+    run_script("step_profile.py", "--sizes", "0.5M", "--steps", "2", "--batch", "16", "--length", "8", "--threads",
+               "1", "--write", str(out))  # fmt: skip
+    text = out.read_text()
+    assert "fp32 matmul peak in this run" in text and "transformers" in text
+    for algorithm in ("grpo", "ppo"):
+        [row] = table_rows(text, f"{algorithm} 0.5M")
+        wall, phases = number(row[2]), [number(c) for c in row[3:9]]
+        assert wall > 0 and phases[0] > 0 and phases[4] > 0  # generation and backward always take time
+        assert sum(phases) <= wall * 1.05  # the phases are parts of the step
+        assert number(row[10]) > 0 and row[12].endswith("%")
