@@ -81,9 +81,7 @@ class EnvSpec:
         stages play. Each call starts a new episode count. `reward=False`: instances without `get_reward`, so that
         TRL does not add it as a reward (a control run trained on other rewards)."""
         cls = guarded_class(self.name, self.cls, list(tools(self.cls)))
-        if not reward:  # TRL lists the class's functions: None hides the inherited one
-            cls = type(cls.__name__, (cls,), {"__module__": cls.__module__, "get_reward": None})
-        return self._factory(cls)
+        return self._factory(cls if reward else hiding(cls, ["get_reward"]))
 
     def reward(self):
         """The episode's `get_reward()` as a reward function (TRL's contract, reading the `environments` TRL passes),
@@ -159,8 +157,7 @@ guess_number, maze, wordle; or give your own as package.module:Class or path/to/
 
 
 def without_tools(name: str, cls: type, keep: list[str]) -> type:
-    """A subclass of `cls` (same name, module and docs) whose tools are only `keep`: each other tool becomes None,
-    which neither TRL nor `tools()` lists.
+    """`cls` with only the tools `keep` (`hiding` the others); an unknown name is a ValueError naming the tools.
 
     >>> sorted(tools(without_tools("calculator", Calculator, ["answer"])))
     ['answer']
@@ -170,6 +167,11 @@ def without_tools(name: str, cls: type, keep: list[str]) -> type:
     if unknown:
         raise ValueError(f"environment '{name}' has no tool '{unknown[0]}'{suggest(unknown[0], available)}; its "
                          f"tools: {', '.join(sorted(available))}")
-    removed = {t: None for t in available if t not in keep}
+    return hiding(cls, [t for t in available if t not in keep])
+
+
+def hiding(cls: type, names: list[str]) -> type:
+    """A subclass of `cls` (same name, module and docs, so logs and messages read the same) in which each of
+    `names` is None: TRL and `tools()` list a class's functions, so a None hides the inherited method."""
     return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__doc__": cls.__doc__,
-                                       "__qualname__": cls.__qualname__, **removed})
+                                       "__qualname__": cls.__qualname__, **dict.fromkeys(names)})

@@ -19,6 +19,7 @@ from rlft.envs.guard import EnvFault
 from rlft.envs.play import REPLY_TOKENS, play
 from rlft.models import build_char_tokenizer, load_model, load_tokenizer
 from rlft.rewards.guard import run_user
+from rlft.stages import ALGORITHMS
 
 # TRL counts tool calls and their results against `max_completion_length`. With the character-level tokenizer one
 # guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
@@ -64,7 +65,8 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
         raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
                           "tools and parses calls only with a template it knows)")
     if not stage.env.reward and not (trains and not imitates):
-        raise ConfigError(join(key, "env.reward"), "applies to stages that train on rewards (grpo, ppo)")
+        takes = ", ".join(a.name for a in ALGORITHMS.values() if a.environments and a.needs_rewards)
+        raise ConfigError(join(key, "env.reward"), f"applies to stages that train on rewards ({takes})")
     if not trains:
         check_evaluation(stage, key)
     elif imitates:
