@@ -36,15 +36,57 @@ CHAT_TEMPLATE = (
 )
 
 
-# `chat_template: tool_calling`: Qwen's turn markers, so that TRL's Qwen2.5 template (which it renders tool
-# schemas into and parses <tool_call> blocks from) applies; `<|im_end|>` ends a turn and is the eos token.
+# Tool-calling templates share Qwen's turn markers (`<|im_end|>` ends a turn and is the eos token) and its
+# call and result format, which TRL parses (`<tool_call>{json}</tool_call>`, `<tool_response>`). The four
+# tags are single tokens, as in Qwen's own vocabulary, so a sampled call cannot misspell them.
 TOOL_SPECIAL_TOKENS = {"pad": "<|endoftext|>", "eos": "<|im_end|>", "unk": "<|unk|>"}
 TOOL_ROLE_TOKENS = ["<|im_start|>"]
+TOOL_TEMPLATES = ("tool_calling", "qwen2_5")
+TOOL_TAGS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
+
+# `tool_calling`: Qwen2.5's template with each tool in one line, `name(arg: type, ...) description`, in
+# place of its JSON schemas and instructions (about 900 characters for one tool, which a character-level
+# model re-reads at every turn of every episode), and no default system message.
+COMPACT_TOOL_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}{%- set system = messages[0]['content'] %}"
+    "{%- else %}{%- set system = '' %}{%- endif %}"
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\n' }}{%- if system %}{{- system + '\n' }}{%- endif %}{{- 'Tools:' }}"
+    "{%- for tool in tools %}{%- set f = tool.function if tool.function is defined else tool %}"
+    "{{- '\n' + f.name + '(' }}"
+    "{%- if f.parameters is defined and f.parameters.properties is defined %}"
+    "{%- for arg, p in f.parameters.properties.items() %}"
+    "{{- arg + ': ' + (p.type if p.type is string else 'any') }}{%- if not loop.last %}{{- ', ' }}{%- endif %}"
+    "{%- endfor %}{%- endif %}"
+    "{{- ') ' + (f.description if f.description is defined else '') }}"
+    "{%- endfor %}{{- '<|im_end|>\n' }}"
+    "{%- elif system %}{{- '<|im_start|>system\n' + system + '<|im_end|>\n' }}{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'system' and loop.first %}"
+    "{%- elif message.role in ['user', 'system'] or (message.role == 'assistant' and not message.tool_calls) %}"
+    "{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}"
+    "{%- elif message.role == 'assistant' %}"
+    "{{- '<|im_start|>assistant' }}{%- if message.content %}{{- '\n' + message.content }}{%- endif %}"
+    "{%- for tool_call in message.tool_calls %}"
+    "{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}"
+    "{{- '\n<tool_call>{\"name\": \"' + tool_call.name + '\", \"arguments\": ' }}"
+    "{{- tool_call.arguments | tojson }}{{- '}</tool_call>' }}"
+    "{%- endfor %}{{- '<|im_end|>\n' }}"
+    "{%- elif message.role == 'tool' %}"
+    "{%- if loop.index0 == 0 or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\n<tool_response>' + message.content + '</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\n' }}{%- endif %}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
+)
 
 
 def build_char_tokenizer(chat_template: str = "plain"):
     """A character-level tokenizer over printable ASCII plus newline, with pad/eos/unk and a chat template
-    (`plain`: single-token roles; `tool_calling`: TRL's Qwen2.5 template, which TRL accepts for tool calls).
+    (`plain`: single-token roles; `tool_calling`: Qwen's turns and call format with one line per tool;
+    `qwen2_5`: TRL's Qwen2.5 template as it is). The tool templates carry the response template that TRL's
+    `parse_response` reads tool calls with.
 
     >>> tok = build_char_tokenizer()
     >>> ids = tok("12 + 7 = 19")["input_ids"]
@@ -55,18 +97,39 @@ def build_char_tokenizer(chat_template: str = "plain"):
     >>> from trl.chat_template_utils import supports_tool_calling
     >>> supports_tool_calling(build_char_tokenizer("tool_calling")), build_char_tokenizer("tool_calling").eos_token
     (True, '<|im_end|>')
+    >>> def guess(n: int) -> str:
+    ...     \"\"\"Guess the number.
+    ...
+    ...     Args:
+    ...         n: the guess
+    ...     \"\"\"
+    >>> tok = build_char_tokenizer("tool_calling")
+    >>> print(tok.apply_chat_template([{"role": "user", "content": "Go."}], tools=[guess], tokenize=False,
+    ...                               add_generation_prompt=True))
+    <|im_start|>system
+    Tools:
+    guess(n: integer) Guess the number.<|im_end|>
+    <|im_start|>user
+    Go.<|im_end|>
+    <|im_start|>assistant
+    <BLANKLINE>
+    >>> tok("<tool_call>{}</tool_call>")["input_ids"][0] == tok.convert_tokens_to_ids("<tool_call>")
+    True
     """
-    from tokenizers import Tokenizer, decoders, models
+    from tokenizers import AddedToken, Tokenizer, decoders, models
     from transformers import PreTrainedTokenizerFast
 
-    tools = chat_template == "tool_calling"
+    tools = chat_template in TOOL_TEMPLATES
     special, roles = (TOOL_SPECIAL_TOKENS, TOOL_ROLE_TOKENS) if tools else (SPECIAL_TOKENS, ROLE_TOKENS)
     specials = list(special.values()) + roles
     chars = [c for c in string.printable if c not in "\t\r\x0b\x0c"]
-    vocab = {tok: i for i, tok in enumerate(specials + chars)}
+    tags = TOOL_TAGS if chat_template == "tool_calling" else []
+    vocab = {tok: i for i, tok in enumerate(specials + tags + chars)}
     core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=SPECIAL_TOKENS["unk"]))
     core.decoder = decoders.Fuse()
     core.add_special_tokens(specials)
+    # Plain added tokens: matched whole, and kept in decoded text (TRL parses calls from the text).
+    core.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in tags])
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
         pad_token=special["pad"],
@@ -75,9 +138,10 @@ def build_char_tokenizer(chat_template: str = "plain"):
         additional_special_tokens=[special["eos"], *roles] if tools else roles,
     )
     if tools:
-        from trl.chat_template_utils import qwen2_5_chat_template
+        from trl.chat_template_utils import qwen2_5_chat_template, qwen3_template
 
-        tok.chat_template = qwen2_5_chat_template
+        tok.chat_template = COMPACT_TOOL_TEMPLATE if chat_template == "tool_calling" else qwen2_5_chat_template
+        tok.response_template = qwen3_template
     else:
         tok.chat_template = CHAT_TEMPLATE
     return tok

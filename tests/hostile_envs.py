@@ -192,7 +192,7 @@ ENV_CASES = [
          edit(played("Base"), {"stages.s.env.tools": ["pokee"]}), files={"games.py": GAMES}, runs=False),
     case("env-context-too-small", "a tiny model left at 128 positions, far fewer than the tool prompt takes",
          ("stages.s.model.tiny.max_position_embeddings", "is 128, too small for this environment",
-          "tool schemas is 998 tokens", "needs at least 1198"),
+          "tool schemas is 259 tokens", "needs at least 459"),
          edit(played("GuessNumber"), {"stages.s.env.name": "guess_number", "stages.s.env.kwargs": {"high": 20},
                                       "stages.s.model.tiny.max_position_embeddings": 128})),
 ]

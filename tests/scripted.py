@@ -9,15 +9,15 @@ import re
 
 
 def call(name: str, arguments: dict) -> str:
-    """A reply that calls one tool, as TRL's Qwen2.5 template parses it."""
-    return f"<tool_call>\n{json.dumps({'name': name, 'arguments': arguments})}\n</tool_call><|im_end|>"
+    """A reply that calls one tool, as the tiny `tool_calling` template renders it (TRL parses it)."""
+    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call><|im_end|>"
 
 
 def binary_search(text: str) -> str:
     """The next guess of binary search, from the guesses and answers in the transcript so far."""
     low, high = 1, int(re.search(r"between 1 and (\d+)", text)[1])
     guesses = [int(n) for n in re.findall(r'"n": (\d+)', text)]
-    answers = re.findall(r"<tool_response>\n(\w+)", text)
+    answers = re.findall(r"<tool_response>(\w+)", text)
     for n, answer in zip(guesses, answers, strict=False):
         low, high = (n + 1, high) if answer == "higher" else (low, n - 1)
     return call("guess", {"n": (low + high) // 2})

@@ -83,7 +83,7 @@ def test_the_sft_dataset_trains_on_the_model_turns_only():
     prompt = len(start(environment.spec(stage), environment.spec(stage).guarded(), tok, [train[0]])[0].prompt_ids)
     assert len(first["input_ids"]) == len(first["assistant_masks"]) and not any(first["assistant_masks"][:prompt])
     assert tok.decode([t for t, m in zip(first["input_ids"], first["assistant_masks"], strict=True) if m]).startswith(
-        '<tool_call>\n{"name": "guess", "arguments": {"n": 10}}')
+        '<tool_call>{"name": "guess", "arguments": {"n": 10}}</tool_call>')
 
 
 def recipe(env=None, **stage):
@@ -117,7 +117,7 @@ class NoPolicy(GuessNumber):
     ({**ENV, "name": "policyless.py:NoPolicy"}, {}, "stages.warm.env", "has no optimal_policy(row)"),
     (ENV, {"data": {"task": "arithmetic"}}, "stages.warm.data", "scripted episodes"),
     (ENV, {"eval": {"every": 1}}, "stages.warm.eval.every", "one reply"),
-    (ENV, {"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 1200}}},
+    (ENV, {"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 552}}},
      "stages.warm.model.tiny.max_position_embeddings", "the first scripted episode with its prompt and tool schemas"),
     (ENV, {"model": {"tiny": {"hidden_size": 32}}}, "stages.warm.model.tiny.chat_template", "tool_calling"),
 ])

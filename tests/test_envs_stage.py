@@ -4,6 +4,7 @@ plays the environment through TRL's own episode loop end to end in `rlft.run`.""
 import json
 
 import pytest
+from scripted import scripted_generate
 
 import rlft
 from rlft.core.schema import ConfigError
@@ -38,16 +39,16 @@ def test_env_block_loads_with_defaults_and_shorthand():
     ({"name": "guess_number", "max_turns": 0}, {}, "stages.play.env.max_turns", "> 0"),
     ({"name": "guess_number", "colour": 1}, {}, "stages.play.env.colour", "colour"),
     ({"name": "guess_number"}, {"trainer": {**TRAINER, "max_completion_length": 96}},
-     "stages.play.trainer.max_completion_length", "at least 200"),
+     "stages.play.trainer.max_completion_length", "at least 144"),
     ({"name": "guess_number"}, {"eval": {"every": 1}}, "stages.play.eval.every", "one reply"),
     ({"name": "guess_number"}, {"check": {"enabled": True}}, "stages.play.check", "pre-run check"),
     ({"name": "guess_number"}, {"model": {"tiny": {"hidden_size": 32}}}, "stages.play.model.tiny.chat_template",
      "tool_calling"),
-    # the tool schemas make a long prompt: 999 tokens for guess_number (10 turns), plus the completion budget of 200
+    # the prompt with its tool line: 260 tokens for guess_number (10 turns), plus the completion budget of 200
     ({"name": "guess_number", "kwargs": {"high": 20}}, {"model": {"tiny": {**TOOL_TINY["tiny"],
-     "max_position_embeddings": 1198}}}, "stages.play.model.tiny.max_position_embeddings",
-     "is 1198, too small for this environment: the prompt with its tool schemas is 999 tokens (with the first "
-     "generated row's observation) and trainer.max_completion_length adds 200; needs at least 1199"),
+     "max_position_embeddings": 459}}}, "stages.play.model.tiny.max_position_embeddings",
+     "is 459, too small for this environment: the prompt with its tool schemas is 260 tokens (with the first "
+     "generated row's observation) and trainer.max_completion_length adds 200; needs at least 460"),
     ({"name": "wordle"}, {"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 128}}},
      "stages.play.model.tiny.max_position_embeddings", "is 128, too small"),
 ])
@@ -59,8 +60,8 @@ def test_env_block_refusals(env, stage, key, words):
 
 def test_the_context_check_accepts_the_length_it_asks_for():
     raw = recipe({"name": "guess_number", "kwargs": {"high": 20}})
-    raw["stages"]["play"]["model"] = {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 1199}}
-    assert load_recipe(raw).stages["play"].model.tiny.max_position_embeddings == 1199
+    raw["stages"]["play"]["model"] = {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 460}}
+    assert load_recipe(raw).stages["play"].model.tiny.max_position_embeddings == 460
 
 
 EVAL = {"algorithm": "eval", "model": {"from_stage": "play"}}
@@ -70,7 +71,7 @@ EVAL = {"algorithm": "eval", "model": {"from_stage": "play"}}
     ({"env": {"name": "guess_number", "eval_size": 0}}, "stages.after.env.eval_size", "must be > 0"),
     ({"rewards": ["numeric_match"]}, "stages.after.rewards", "get_reward()"),
     ({"eval": {"max_new_tokens": 64}}, "stages.after.eval.max_new_tokens", "only eval.size"),
-    ({"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 1000}}},
+    ({"model": {"tiny": {**TOOL_TINY["tiny"], "max_position_embeddings": 388}}},
      "stages.after.model.tiny.max_position_embeddings", "one held-out reply adds 128; needs at least"),
 ])
 def test_eval_stage_env_refusals(change, key, words):
@@ -147,27 +148,7 @@ class BinarySearcher:
     device = "cpu"
 
     def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-
-    def generate(self, input_ids, attention_mask, max_new_tokens, **kwargs):
-        import re
-
-        import torch
-
-        replies = []
-        for ids in input_ids.tolist():
-            text = self.tokenizer.decode(ids, skip_special_tokens=False)
-            low, high = 1, int(re.search(r"between 1 and (\d+)", text)[1])
-            guesses = [int(n) for n in re.findall(r'"n": (\d+)', text)]
-            answers = re.findall(r"<tool_response>\n(\w+)", text)
-            for n, answer in zip(guesses, answers, strict=True):
-                low, high = (n + 1, high) if answer == "higher" else (low, n - 1)
-            n = (low + high) // 2
-            call = f'<tool_call>\n{{"name": "guess", "arguments": {{"n": {n}}}}}\n</tool_call><|im_end|>'
-            replies.append(self.tokenizer(call, add_special_tokens=False)["input_ids"][:max_new_tokens])
-        width = max(map(len, replies))
-        padded = [r + [self.tokenizer.pad_token_id] * (width - len(r)) for r in replies]
-        return torch.cat([input_ids, torch.tensor(padded)], dim=1)
+        self.generate = scripted_generate(tokenizer).__get__(self)
 
 
 def test_held_out_play_scores_a_scripted_player_at_the_optimum():

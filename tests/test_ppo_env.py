@@ -48,10 +48,10 @@ def test_two_turn_trajectory_masks_exactly_the_models_tokens():
     row = {"prompt": [{"role": "user", "content": "Play. "}], "target": 15, "high": 20, "discount": 0.9}
 
     def policy(transcript):
-        return second if "<tool_response>\nhigher" in transcript else first
+        return second if "<tool_response>higher" in transcript else first
 
     (episode,) = run_episodes(Scripted(tok, policy), tok, spec, [row], max_new_tokens=128)
-    result = "\n<|im_start|>user\n<tool_response>\nhigher\n</tool_response><|im_end|>\n<|im_start|>assistant\n"
+    result = "\n<|im_start|>user\n<tool_response>higher</tool_response><|im_end|>\n<|im_start|>assistant\n"
     assert episode.ids == ids(tok, first) + ids(tok, result) + ids(tok, second)
     assert episode.mask == [1] * len(ids(tok, first)) + [0] * len(ids(tok, result)) + [1] * len(ids(tok, second))
     assert (episode.calls, episode.replies, episode.eos, episode.env.get_reward()) == (2, 2, True, 0.9)
@@ -143,7 +143,7 @@ def test_multi_turn_ppo_on_scripted_episodes(tmp_path, monkeypatch):
                       echo=lambda s: None)
     lines = records(result.path)
     train = [m for m in lines if m["split"] == "train"]
-    calls = len(ids(build_char_tokenizer("tool_calling"), call("guess", {"n": 10})))  # 67 tokens; 66 for n < 10
+    calls = len(ids(build_char_tokenizer("tool_calling"), call("guess", {"n": 10})))  # 46 tokens; 45 for n < 10
     for m in train:
         assert m["env/success"] == 1.0 and m["env/tool_call_rate"] == 1.0 and m["env/invalid_actions"] == 0
         assert m["objective/scores"] == pytest.approx(m["rewards/GuessNumber/mean"]) and m["objective/scores"] > 0
@@ -161,11 +161,11 @@ def test_ppo_takes_env_and_budgets_the_models_tokens_only():
     stage = load_recipe({"stages": {"play": PPO}}).stages["play"]
     assert environment.spec(stage).reward()([], environments=[]) == []
     short = copy.deepcopy(PPO)
-    short["trainer"]["max_completion_length"] = 66
+    short["trainer"]["max_completion_length"] = 43
     with pytest.raises(rlft.ConfigError) as e:
         load_recipe({"stages": {"play": short}})
-    assert e.value.key == "stages.play.trainer.max_completion_length" and "at least 67" in str(e.value)
-    assert binary_search('between 1 and 20 "n": 10 <tool_response>\nhigher') == call("guess", {"n": 15})
+    assert e.value.key == "stages.play.trainer.max_completion_length" and "at least 44" in str(e.value)
+    assert binary_search('between 1 and 20 "n": 10 <tool_response>higher') == call("guess", {"n": 15})
 
 
 def test_the_documented_multi_turn_block_loads():

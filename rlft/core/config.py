@@ -36,9 +36,9 @@ class TinyModel:
     num_kv_heads: int = 2
     intermediate_size: int | None = None  # default 4 * hidden_size
     max_position_embeddings: int = 128
-    # "tool_calling": Qwen's <|im_start|>/<|im_end|> turns and TRL's Qwen2.5 template, which TRL renders
-    # tools into and parses tool calls from (stages with `env:`); "plain": short single-token roles.
-    chat_template: Literal["plain", "tool_calling"] = "plain"
+    # "plain": short single-token roles; for stages with `env:`, "tool_calling": Qwen's turns and tool-call
+    # format with one line per tool (short prompts), or "qwen2_5": TRL's Qwen2.5 template as it is.
+    chat_template: Literal["plain", "tool_calling", "qwen2_5"] = "plain"
 
     def validate(self, key: str) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "max_position_embeddings"):

@@ -46,6 +46,16 @@ class Episode:
         return sum(self.mask)
 
 
+def with_parser(tokenizer):
+    """The tokenizer, with TRL's response template for its chat template unless it carries one already (rlft's
+    tiny tool templates do; TRL knows those of the models it supports)."""
+    from trl.chat_template_utils import add_response_schema
+
+    if getattr(tokenizer, "response_template", None) is None and getattr(tokenizer, "response_schema", None) is None:
+        tokenizer = add_response_schema(tokenizer)
+    return tokenizer
+
+
 def call_tool(env, names: list[str], call: dict) -> str:
     """Run one parsed tool call as TRL does: an unknown tool or a malformed call (the guard's TypeError) is an
     invalid action, answered with an error observation; an error of the environment itself (rlft.envs.guard)
@@ -101,9 +111,9 @@ def scripted(spec: EnvSpec, tokenizer, rows: list[dict], closing: str = CLOSING)
     """Play the class's scripted policy (`optimal_policy(row)`) on each row, with the tokens laid out as TRL's
     loop lays out a model's episode: [prompt] [call] [results + generation prompt] ... [call] [results +
     generation prompt] [`closing`]. `mask` marks the calls and the closing reply: what imitation trains on."""
-    from trl.chat_template_utils import add_response_schema, parse_response
+    from trl.chat_template_utils import parse_response
 
-    tokenizer = add_response_schema(tokenizer)
+    tokenizer = with_parser(tokenizer)
     names = list(tools(spec.cls))
     episodes = start(spec, spec.guarded(), tokenizer, rows)
     for i, e in enumerate(episodes):
@@ -170,9 +180,9 @@ def run_episodes(model, tokenizer, spec: EnvSpec, rows: list[dict], max_new_toke
     each reply, `budget` the model's tokens over the whole episode; `sampling` (generate's keyword arguments,
     e.g. temperature) samples, else greedy. `factory` makes the environments (default: `spec.guarded()`)."""
     import torch
-    from trl.chat_template_utils import add_response_schema, parse_response
+    from trl.chat_template_utils import parse_response
 
-    tokenizer = add_response_schema(tokenizer)
+    tokenizer = with_parser(tokenizer)
     names = list(tools(spec.cls))
     episodes = start(spec, factory or spec.guarded(), tokenizer, rows)
     limit = context_limit(model)

@@ -17,15 +17,16 @@ from rlft.envs import EnvSpec, resolve_env, summary, tools
 from rlft.envs.episodes import scripted
 from rlft.envs.guard import EnvFault
 from rlft.envs.play import REPLY_TOKENS, play
-from rlft.models import build_char_tokenizer, load_model, load_tokenizer
+from rlft.models import TOOL_TEMPLATES, build_char_tokenizer, load_model, load_tokenizer
 from rlft.rewards.guard import run_user
 from rlft.stages import ALGORITHMS
 
-# TRL counts tool calls and their results against `max_completion_length`. With the character-level tokenizer one
-# guess_number call and its rendered result take 127 tokens; 96 dropped the first result, 200 kept it.
-MIN_COMPLETION_LENGTH = 200
-# rlft's PPO counts the model's tokens only: one guess_number call (`guess(n=50)` with its eos) is 67 tokens.
-MIN_ACTION_LENGTH = 67
+# TRL counts tool calls and their results against `max_completion_length`, and silently drops a result that
+# passes it. With the tiny `tool_calling` tokenizer one guess_number turn (call and rendered result) takes 72
+# tokens: budget two at least.
+MIN_COMPLETION_LENGTH = 144
+# rlft's PPO counts the model's tokens only: one guess_number call (`guess(n=50)` with its eos) is 44 tokens.
+MIN_ACTION_LENGTH = 44
 
 
 def spec(stage: Stage) -> EnvSpec:
@@ -61,9 +62,9 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if stage.check.enabled or stage.check.require_signal:
         raise ConfigError(join(key, "check"), "the pre-run check samples one reply, not an episode; it does not "
                           "apply to stages with env:")
-    if stage.model.tiny is not None and stage.model.tiny.chat_template != "tool_calling":
-        raise ConfigError(join(key, "model.tiny.chat_template"), "must be 'tool_calling' with env: (TRL renders "
-                          "tools and parses calls only with a template it knows)")
+    if stage.model.tiny is not None and stage.model.tiny.chat_template not in TOOL_TEMPLATES:
+        raise ConfigError(join(key, "model.tiny.chat_template"), f"must be one of {', '.join(TOOL_TEMPLATES)} with "
+                          "env: (templates that render tools and whose calls TRL parses)")
     if not stage.env.reward and not (trains and not imitates):
         takes = ", ".join(a.name for a in ALGORITHMS.values() if a.environments and a.needs_rewards)
         raise ConfigError(join(key, "env.reward"), f"applies to stages that train on rewards ({takes})")
@@ -82,15 +83,16 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     if length is not None and counts_results and length < MIN_COMPLETION_LENGTH:
         raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "
                           f"tool calls and their results count against it, and TRL silently drops a result that "
-                          f"does not fit; use at least {MIN_COMPLETION_LENGTH} (a guess_number turn is 127 characters)")
+                          f"does not fit; use at least {MIN_COMPLETION_LENGTH} (a guess_number turn is 72 tokens "
+                          "of the tiny tokenizer)")
     if length is not None and not counts_results and length < MIN_ACTION_LENGTH:
         raise ConfigError(join(key, "trainer.max_completion_length"), f"is {length}, too small for an environment: "
                           "it budgets the model's tokens over the episode, and one tool call does not fit; use at "
-                          f"least {MIN_ACTION_LENGTH} (a guess_number call and its end of turn are 67 tokens of the "
+                          f"least {MIN_ACTION_LENGTH} (a guess_number call and its end of turn are 44 tokens of the "
                           "tiny tokenizer)")
     tiny = stage.model.tiny
     if tiny is not None:
-        check_context(tiny.max_position_embeddings, join(key, "model.tiny.max_position_embeddings"), first, schemas,
+        check_context(tiny, join(key, "model.tiny.max_position_embeddings"), first, schemas,
                       length if trains else None, bool(generated))
 
 
@@ -109,7 +111,7 @@ def check_imitation(stage: Stage, key: str, resolved: EnvSpec, row: dict | None)
     if row is None or tiny is None:
         return
     try:
-        episode = scripted(resolved, build_char_tokenizer("tool_calling"), [{"prompt": prompt(resolved), **row}])[0]
+        episode = scripted(resolved, build_char_tokenizer(tiny.chat_template), [{"prompt": prompt(resolved), **row}])[0]
     except ValueError as e:
         raise ConfigError(at, str(e)) from None
     except EnvFault as fault:
@@ -133,13 +135,13 @@ def first_prompt(resolved: EnvSpec, row: dict | None) -> tuple[list[dict], list 
     return messages, [getattr(env, name) for name in tools(resolved.cls)] or None
 
 
-def check_context(limit: int, key: str, messages: list[dict], schemas: list | None, budget: int | None,
+def check_context(tiny, key: str, messages: list[dict], schemas: list | None, budget: int | None,
                   observed: bool) -> None:
-    """Refuse a tiny model whose context (`max_position_embeddings`) cannot hold the prompt, rendered with the
+    """Refuse a tiny model (`tiny`) whose context (`max_position_embeddings`) cannot hold the prompt, rendered with the
     tool schemas, plus the completion budget (`budget`; an evaluation's one reply of `REPLY_TOKENS` when None),
     rather than fail mid-training. The tiny model's tokenizer is built to count (character-level: milliseconds).
     `observed`: the prompt holds a first observation (else the count is a lower bound)."""
-    tokenizer = build_char_tokenizer("tool_calling")
+    tokenizer, limit = build_char_tokenizer(tiny.chat_template), tiny.max_position_embeddings
     text = tokenizer.apply_chat_template(messages, tools=schemas, tokenize=False, add_generation_prompt=True)
     size = len(tokenizer(text, add_special_tokens=False)["input_ids"])
     more, what = (budget, "trainer.max_completion_length") if budget else (REPLY_TOKENS, "one held-out reply")
