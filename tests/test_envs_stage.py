@@ -140,6 +140,12 @@ def test_grpo_stage_plays_guess_number_end_to_end(tmp_path):
     assert len(after) == 1 and after[0]["split"] == "eval" and after[0]["env/episodes"] == 3
     assert result.summary["stages"]["after"]["episodes"] == {k: v for k, v in after[0].items()
                                                              if k.startswith("env/")}
+    # report.md shows each stage's held-out episodes and the first ones turn by turn
+    shown = result.summary["stages"]["play"]["episode_examples"]
+    assert len(shown) == 3 and all(e["observation"].startswith("I am thinking") for e in shown)
+    report = (result.path / "report.md").read_text()
+    assert report.count("Held-out episodes (greedy):") == 2 and "| turn | model | environment |" in report
+    assert f"| 0 |  | {shown[0]['observation']} |" in report
 
 
 class BinarySearcher:
@@ -158,11 +164,19 @@ def test_held_out_play_scores_a_scripted_player_at_the_optimum():
     tok = build_char_tokenizer("tool_calling")
     stage = load_recipe(recipe({"name": "guess_number", "kwargs": {"high": 20}, "max_turns": 6})).stages["play"]
     rows = environment.splits(stage, seed=0)[1].to_list()[:12]
-    metrics = play(BinarySearcher(tok), tok, environment.spec(stage), rows, batch_size=5)
+    metrics, shown = play(BinarySearcher(tok), tok, environment.spec(stage), rows, batch_size=5)
     optimal = environment.spec(stage).cls.optimal_policy
     assert metrics["env/episodes"] == 12 and metrics["env/success"] == 1.0 and metrics["env/tool_call_rate"] == 1.0
     assert metrics["env/return_ratio"] == pytest.approx(1.0) and metrics["env/invalid_actions"] == 0
     assert metrics["env/turns"] == pytest.approx(sum(len(optimal(r)) for r in rows) / 12)
+    # the first episodes' transcripts, turn by turn: binary search's guesses and the environment's answers
+    assert len(shown) == 3
+    for row, episode in zip(rows, shown, strict=False):
+        guesses = [args["n"] for _, args in optimal(row)]
+        assert [t["model"] for t in episode["turns"]] == [f"guess(n={n})" for n in guesses]
+        assert [t["environment"] for t in episode["turns"]][-1] == "correct"
+        assert episode["observation"].startswith("I am thinking of an integer between 1 and 20")
+        assert episode["return"] == pytest.approx(0.9 ** (len(guesses) - 1)) == episode["optimal"]
 
 
 def test_the_documented_stage_block_loads():

@@ -32,6 +32,7 @@ class Episode:
     row: dict
     prompt_ids: list[int]
     schemas: list | None  # the tools as rendered into the prompt (bound methods)
+    observation: str | None = None  # what reset(**row) returned
     ids: list[int] = field(default_factory=list)  # after the prompt: replies and tool results, in order
     mask: list[int] = field(default_factory=list)  # 1: a token the model generated; 0: the environment's
     messages: list[dict] = field(default_factory=list)  # the assistant and tool messages after the prompt
@@ -159,7 +160,8 @@ def start(spec: EnvSpec, factory, tokenizer, rows: list[dict]) -> list[Episode]:
         prompt[-1]["content"] += observation or ""
         schemas = [getattr(env, n) for n in names] or None
         text = tokenizer.apply_chat_template(prompt, tools=schemas, tokenize=False, add_generation_prompt=True)
-        episodes.append(Episode(env, row, tokenizer(text, add_special_tokens=False)["input_ids"], schemas))
+        episodes.append(Episode(env, row, tokenizer(text, add_special_tokens=False)["input_ids"], schemas,
+                                observation))
     return episodes
 
 

@@ -12,6 +12,7 @@ from rlft.envs.episodes import Episode, run_episodes
 from rlft.envs.registry import EnvSpec
 
 REPLY_TOKENS = 128  # the most tokens one held-out reply may take
+SHOWN_EPISODES = 3  # transcripts kept of each held-out play, for report.md
 
 
 def episode_metrics(episodes: list[dict]) -> dict:
@@ -45,12 +46,45 @@ def outcome(spec: EnvSpec, episode: Episode) -> dict:
             "invalid": getattr(env, "invalid", 0)}
 
 
+def action(message: dict) -> str:
+    """What the model did in one assistant message: its tool calls as `name(arg=value, ...)`, else its text.
+
+    >>> action({"role": "assistant", "content": "", "tool_calls": [
+    ...     {"type": "function", "function": {"name": "guess", "arguments": {"n": 10}}}]})
+    'guess(n=10)'
+    >>> action({"role": "assistant", "content": "Done."})
+    'Done.'
+    """
+    calls = [c.get("function") or {} for c in message.get("tool_calls") or []]
+    if not calls:
+        return str(message.get("content") or "")
+    shown = lambda args: ", ".join(f"{k}={v!r}" for k, v in args.items()) if isinstance(args, dict) else repr(args)  # noqa: E731
+    return "; ".join(f"{c.get('name')}({shown(c.get('arguments') or {})})" for c in calls)
+
+
+def transcript(episode: Episode, played: dict) -> dict:
+    """One episode turn by turn, for reading: the first observation, then each model action with what the
+    environment answered, and the episode's return (`played`: its `outcome`)."""
+    turns = []
+    for message in episode.messages:
+        if message.get("role") == "tool":
+            turns[-1]["environment"] = "; ".join(filter(None, [turns[-1]["environment"], str(message["content"])]))
+        else:
+            turns.append({"model": action(message), "environment": ""})
+    return {"observation": episode.observation or "", "turns": turns, "return": played["return"],
+            "optimal": played["optimal"]}
+
+
 def play(model, tokenizer, spec: EnvSpec, rows: list[dict], max_new_tokens: int = REPLY_TOKENS,
-         batch_size: int = 32) -> dict:
+         batch_size: int = 32, shown: int = SHOWN_EPISODES) -> tuple[dict, list[dict]]:
     """Play one greedy episode per row (each row holds `prompt` and the columns `reset` takes); return
-    `episode_metrics` of them. Episodes are numbered across the batches (error messages name them)."""
-    factory, episodes = spec.guarded(), []
+    `episode_metrics` of them and the transcripts of the first `shown`. Episodes are numbered across the
+    batches (error messages name them)."""
+    factory, outcomes, transcripts = spec.guarded(), [], []
     for start in range(0, len(rows), batch_size):
         played = run_episodes(model, tokenizer, spec, rows[start:start + batch_size], max_new_tokens, factory=factory)
-        episodes += [outcome(spec, e) for e in played]
-    return episode_metrics(episodes)
+        for e in played:
+            outcomes.append(outcome(spec, e))
+            if len(transcripts) < shown:
+                transcripts.append(transcript(e, outcomes[-1]))
+    return episode_metrics(outcomes), transcripts

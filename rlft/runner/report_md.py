@@ -1,6 +1,7 @@
 """report.md: what a person reads instead of metrics.jsonl. Alarms first, then a table of the stages, then
-per stage its learning curves, pre-run check, held-out evaluation table, reward-model quality, last training
-metrics and sample completions with their rewards; the resolved recipe and the environment at the end."""
+per stage its learning curves, pre-run check, held-out evaluation table, reward-model quality, held-out
+episodes with sample transcripts, last training metrics and sample completions with their rewards; the
+resolved recipe and the environment at the end."""
 
 from __future__ import annotations
 
@@ -121,6 +122,7 @@ def stage_lines(run_dir: Path, name: str, s: dict, drawn: set[str]) -> list[str]
     shown += sorted(k for k in train if k.startswith("rewards/") and k.endswith("/mean"))
     if shown:
         lines += ["Last logged training metrics:", ""] + table(shown, [[train[k] for k in shown]]) + [""]
+    lines += episode_lines(s)
     examples = s.get("examples") or []
     if examples:
         extra = [k for k in ("reward", "format") if any(k in e for e in examples)]
@@ -130,6 +132,38 @@ def stage_lines(run_dir: Path, name: str, s: dict, drawn: set[str]) -> list[str]
                          *(e.get(k) for k in extra)] for e in examples]) + [""]  # fmt: skip
     warnings = [f"- WARNING: {a['message']}" for a in s.get("alarms", [])]
     return lines + (warnings + [""] if warnings else [])
+
+
+def episode_lines(s: dict) -> list[str]:
+    """A stage with `env:`: its held-out episode metrics, then sample episodes turn by turn.
+
+    >>> print("\\n".join(episode_lines({"episodes": {"env/success": 1.0}, "episode_examples": [{"observation": "Go.",
+    ...     "turns": [{"model": "guess(n=1)", "environment": "correct"}], "return": 1.0, "optimal": 1.0}]})))
+    Held-out episodes (greedy):
+    <BLANKLINE>
+    | env/success |
+    | --- |
+    | 1 |
+    <BLANKLINE>
+    Episode 1: return 1 (the scripted policy's: 1)
+    <BLANKLINE>
+    | turn | model | environment |
+    | --- | --- | --- |
+    | 0 |  | Go. |
+    | 1 | guess(n=1) | correct |
+    <BLANKLINE>
+    """
+    metrics = s.get("episodes") or {}
+    if not metrics:
+        return []
+    lines = ["Held-out episodes (greedy):", ""] + table(list(metrics), [list(metrics.values())]) + [""]
+    for i, e in enumerate(s.get("episode_examples") or [], 1):
+        best = f" (the scripted policy's: {cell(e['optimal'])})" if e.get("optimal") is not None else ""
+        lines += [f"Episode {i}: return {cell(e['return'])}{best}", ""]
+        rows = [[0, "", e["observation"]]] + [[t, turn["model"], turn["environment"]]
+                                             for t, turn in enumerate(e["turns"], 1)]
+        lines += table(["turn", "model", "environment"], rows) + [""]
+    return lines
 
 
 def environment_lines(run_dir: Path) -> list[str]:

@@ -200,12 +200,12 @@ def scripted_dataset(stage: Stage, rows, tokenizer):
 
 def play_trained(ctx, result, held_out):
     """After a training stage with `env:`: load its saved model and play the held-out episodes (`evaluate`); the
-    metrics go to the result's `episodes`."""
+    metrics go to the result's `episodes`, the sample transcripts to its `episode_examples`."""
     if held_out is None:
         return result
     out = result.output
     model, tokenizer = load_model(out, ctx.stage.model), load_tokenizer(out.tokenizer or out.base)
-    result.extra["episodes"] = evaluate(ctx, model, tokenizer, held_out, result.train["global_step"])
+    result.extra.update(evaluate(ctx, model, tokenizer, held_out, result.train["global_step"]))
     return result
 
 
@@ -217,12 +217,13 @@ def trainer_defaults(stage: Stage, config_cls: type) -> dict:
 
 def evaluate(ctx, model, tokenizer, held_out, step: int) -> dict:
     """Play the held-out episodes (at most `eval.size`) greedily (rlft.envs.play); log them as split "eval"
-    and return the metrics."""
+    and return what the stage's summary records: the metrics (`episodes`) and a few transcripts
+    (`episode_examples`)."""
     if not dist.is_main():
         return {}
     rows = held_out.to_list()[:ctx.stage.eval.size or len(held_out)]
-    metrics = play(model.eval(), tokenizer, spec(ctx.stage), rows)
+    metrics, examples = play(model.eval(), tokenizer, spec(ctx.stage), rows)
     ctx.log(step, "eval", metrics)
     shown = " ".join(f"{k.removeprefix('env/')}={v:.4g}" for k, v in metrics.items() if isinstance(v, float))
     ctx.echo(f"  [{ctx.name}] step {step} held-out episodes: {shown}")
-    return metrics
+    return {"episodes": metrics, "episode_examples": examples}

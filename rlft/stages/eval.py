@@ -19,7 +19,7 @@ def run(ctx: StageContext):
         raise ConfigError(f"{ctx.key}.data", "an eval stage needs held-out data (data.eval_path or data.eval_size)")
     if ctx.stage.env is not None:  # multi-turn: play the held-out episodes
         model, tokenizer, ref, _ = starting_model(ctx)
-        return StageResult(ref, extra={"episodes": environment.evaluate(ctx, model, tokenizer, held_out, 0)})
+        return StageResult(ref, extra=environment.evaluate(ctx, model, tokenizer, held_out, 0))
     held_out = held_out.select(range(min(spec.size or len(held_out), len(held_out))))
     model, tokenizer, ref, _ = starting_model(ctx)
     metrics, examples = evaluate(

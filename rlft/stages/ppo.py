@@ -79,5 +79,5 @@ def run(ctx: StageContext):
     timing = {"train_runtime": wall, "eps": steps * cfg.per_device_train_batch_size / wall}
     result = StageResult(out, train=train_metrics, timing=timing)
     if env is not None and held_out is not None:  # the held-out episodes, played greedily
-        result.extra["episodes"] = environment.evaluate(ctx, models.policy, tokenizer, held_out, steps)
+        result.extra.update(environment.evaluate(ctx, models.policy, tokenizer, held_out, steps))
     return eval_cb.record(result) if eval_cb is not None else result
