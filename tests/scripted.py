@@ -38,3 +38,12 @@ def scripted_generate(tokenizer, policy=binary_search):
         return torch.cat([input_ids, torch.tensor(padded, device=input_ids.device)], dim=1)
 
     return generate
+
+
+class ScriptedModel:
+    """A stand-in model that answers each turn with `policy(transcript)` (default: binary search's next guess)."""
+
+    device = "cpu"
+
+    def __init__(self, tokenizer, policy=binary_search):
+        self.generate = scripted_generate(tokenizer, policy).__get__(self)

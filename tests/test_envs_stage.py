@@ -4,7 +4,7 @@ plays the environment through TRL's own episode loop end to end in `rlft.run`.""
 import json
 
 import pytest
-from scripted import scripted_generate
+from scripted import ScriptedModel, call
 
 import rlft
 from rlft.core.schema import ConfigError
@@ -148,15 +148,6 @@ def test_grpo_stage_plays_guess_number_end_to_end(tmp_path):
     assert f"| 0 |  | {shown[0]['observation']} |" in report
 
 
-class BinarySearcher:
-    """A stand-in model that reads the transcript and answers with binary search's next `guess` tool call."""
-
-    device = "cpu"
-
-    def __init__(self, tokenizer):
-        self.generate = scripted_generate(tokenizer).__get__(self)
-
-
 def test_held_out_play_scores_a_scripted_player_at_the_optimum():
     from rlft.envs.play import play
     from rlft.models import build_char_tokenizer
@@ -164,7 +155,7 @@ def test_held_out_play_scores_a_scripted_player_at_the_optimum():
     tok = build_char_tokenizer("tool_calling")
     stage = load_recipe(recipe({"name": "guess_number", "kwargs": {"high": 20}, "max_turns": 6})).stages["play"]
     rows = environment.splits(stage, seed=0)[1].to_list()[:12]
-    metrics, shown = play(BinarySearcher(tok), tok, environment.spec(stage), rows, batch_size=5)
+    metrics, shown = play(ScriptedModel(tok), tok, environment.spec(stage), rows, batch_size=5)
     optimal = environment.spec(stage).cls.optimal_policy
     assert metrics["env/episodes"] == 12 and metrics["env/success"] == 1.0 and metrics["env/tool_call_rate"] == 1.0
     assert metrics["env/return_ratio"] == pytest.approx(1.0) and metrics["env/invalid_actions"] == 0
@@ -177,6 +168,27 @@ def test_held_out_play_scores_a_scripted_player_at_the_optimum():
         assert [t["environment"] for t in episode["turns"]][-1] == "correct"
         assert episode["observation"].startswith("I am thinking of an integer between 1 and 20")
         assert episode["return"] == pytest.approx(0.9 ** (len(guesses) - 1)) == episode["optimal"]
+
+
+def test_calls_that_do_not_parse_or_reach_the_environment_are_invalid_actions():
+    """A call to a tool that does not exist is answered with an error and counted; a call whose JSON does not
+    parse ends the episode (as in TRL's loop) and is counted too."""
+    from rlft.envs.play import play
+    from rlft.models import build_char_tokenizer
+
+    tok = build_char_tokenizer("tool_calling")
+    stage = load_recipe(recipe({"name": "guess_number", "kwargs": {"high": 20}, "max_turns": 6})).stages["play"]
+    rows = environment.splits(stage, seed=0)[1].to_list()[:2]
+
+    def clumsy(transcript):
+        if "not found" not in transcript:
+            return call("shout", {"n": 3})
+        return '<tool_call>{"name": "guess", "arguments": {"n": 1}}}</tool_call><|im_end|>'
+
+    metrics, shown = play(ScriptedModel(tok, clumsy), tok, environment.spec(stage), rows)
+    assert metrics["env/invalid_actions"] == 2 and metrics["env/success"] == 0 and metrics["env/turns"] == 0
+    assert [t["model"] for t in shown[0]["turns"]][0] == "shout(n=3)"
+    assert "not found" in shown[0]["turns"][0]["environment"] and len(shown[0]["turns"]) == 2
 
 
 def test_the_documented_stage_block_loads():

@@ -27,8 +27,10 @@ def tool_tokenizer():
     return tok
 
 
-@pytest.mark.parametrize("name", ["guess_number", "calculator"])
-def test_grpo_trains_with_an_rlft_environment(name, tmp_path):
+@pytest.mark.parametrize("name, template", [("guess_number", "qwen2_5"), ("calculator", "qwen2_5"),
+                                            ("guess_number", "tool_calling")])
+def test_grpo_trains_with_an_rlft_environment(name, template, tmp_path):
+    """TRL's own Qwen2.5 template on a tokenizer built here, and rlft's tiny one-line-per-tool template."""
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, set_seed
@@ -36,7 +38,9 @@ def test_grpo_trains_with_an_rlft_environment(name, tmp_path):
 
     torch.set_num_threads(1)
     set_seed(0)
-    tok = tool_tokenizer()
+    from rlft.models import build_char_tokenizer
+
+    tok = tool_tokenizer() if template == "qwen2_5" else build_char_tokenizer(template)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                                          num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
                                          max_position_embeddings=4096, pad_token_id=tok.pad_token_id,

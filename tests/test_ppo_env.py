@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from scripted import ScriptedModel as Scripted
 from scripted import binary_search, call, scripted_generate
 
 import rlft
@@ -24,15 +25,6 @@ ENV = {"name": "guess_number", "kwargs": {"high": 20}, "max_turns": 3, "train_si
 PPO = {"algorithm": "ppo", "model": TOOL_TINY, "env": ENV,
        "trainer": {"max_steps": 2, "per_device_train_batch_size": 2, "max_completion_length": 96,
                    "learning_rate": 1e-3, "logging_steps": 1}}
-
-
-class Scripted:
-    """A stand-in model that answers each turn by `policy(transcript)`."""
-
-    device = "cpu"
-
-    def __init__(self, tokenizer, policy):
-        self.generate = scripted_generate(tokenizer, policy).__get__(self)
 
 
 def ids(tok, text: str) -> list[int]:

@@ -37,6 +37,7 @@ class Episode:
     mask: list[int] = field(default_factory=list)  # 1: a token the model generated; 0: the environment's
     messages: list[dict] = field(default_factory=list)  # the assistant and tool messages after the prompt
     calls: int = 0  # tool calls the model made (malformed ones included)
+    malformed: int = 0  # calls that failed before the environment judged them, or did not parse at all
     replies: int = 0
     eos: bool = False  # the last reply ended with the eos token
     open: bool = True
@@ -45,6 +46,9 @@ class Episode:
     def generated(self) -> int:
         """Tokens the model generated in this episode (what a completion budget counts)."""
         return sum(self.mask)
+
+
+CALL_TAG = "<tool_call>"  # how a call opens in the tool templates rlft parses (Qwen's format)
 
 
 def with_parser(tokenizer):
@@ -61,6 +65,11 @@ def call_tool(env, names: list[str], call: dict) -> str:
     """Run one parsed tool call as TRL does: an unknown tool or a malformed call (the guard's TypeError) is an
     invalid action, answered with an error observation; an error of the environment itself (rlft.envs.guard)
     passes through."""
+    return run_call(env, names, call)[0]
+
+
+def run_call(env, names: list[str], call: dict) -> tuple[str, bool]:
+    """`call_tool`'s observation, and whether the call failed before the environment could judge it."""
     function = call.get("function") or {}
     try:
         if function.get("name") not in names:
@@ -68,9 +77,9 @@ def call_tool(env, names: list[str], call: dict) -> str:
         arguments = function.get("arguments")
         if not isinstance(arguments, dict):
             raise TypeError(f"{function['name']}: arguments must be a JSON object, got {arguments!r}")
-        return str(getattr(env, function["name"])(**arguments))
+        return str(getattr(env, function["name"])(**arguments)), False
     except Exception as e:  # the model's call is arbitrary; TRL answers any failure the same way
-        return str({"error": str(e)})
+        return str({"error": str(e)}), True
 
 
 def tool_suffix_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -222,11 +231,16 @@ def step(e: Episode, tokenizer, names: list[str], reply: list[int], context: lis
     message = parse(tokenizer, reply, prefix=context, tools=e.schemas)
     e.messages.append(message)
     calls = message.get("tool_calls") or []
-    if not calls:  # the model answered: the episode is over
+    if not calls:  # the model answered, or wrote a call that does not parse (TRL's loop ends there too)
+        e.malformed += CALL_TAG in tokenizer.decode(reply)
         e.open = False
         return
-    results = [{"role": "tool", "name": (c.get("function") or {}).get("name") or "unknown",
-                "content": call_tool(e.env, names, c)} for c in calls]
+    results = []
+    for c in calls:
+        observation, failed = run_call(e.env, names, c)
+        e.malformed += failed
+        results.append({"role": "tool", "name": (c.get("function") or {}).get("name") or "unknown",
+                        "content": observation})
     e.calls += len(calls)
     e.messages += results
     if getattr(e.env, "done", False) or (budget and e.generated >= budget):

@@ -37,13 +37,14 @@ def episode_metrics(episodes: list[dict]) -> dict:
 
 def outcome(spec: EnvSpec, episode: Episode) -> dict:
     """What `episode_metrics` reads of one episode: its return (`get_reward()`; 0 without one, or for None),
-    the scripted policy's return on its row, turns (the class's `turns`, else tool calls), invalid actions."""
+    the scripted policy's return on its row, turns (the class's `turns`, else tool calls), invalid actions
+    (those the environment counted, plus calls that failed to parse or to reach it)."""
     env = episode.env
     reward = env.get_reward() if callable(getattr(env, "get_reward", None)) else None
     optimal = getattr(spec.cls, "optimal_return", None)
     return {"return": float(reward or 0.0), "optimal": optimal(episode.row) if optimal else None,
             "calls": episode.calls, "turns": getattr(env, "turns", episode.calls),
-            "invalid": getattr(env, "invalid", 0)}
+            "invalid": getattr(env, "invalid", 0) + episode.malformed}
 
 
 def action(message: dict) -> str:
