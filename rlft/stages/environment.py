@@ -9,6 +9,7 @@ is rlft's (rlft.envs.episodes), as is the held-out play. Both play guarded insta
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 
 from rlft.core import distributed as dist
 from rlft.core.config import EvalSpec, Stage
@@ -44,14 +45,10 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
     (TRL's GRPO) or only the model's tokens do (rlft's PPO); `imitates`: the stage trains on the scripted
     policy's episodes (an SFT warm-up), which the class must have and the context must hold."""
     at = join(key, "env")
-    try:
+    with refused_at(at):
         resolved = spec(stage)
         generated = resolved.rows(1, 0) if stage.data is None else []  # bad kwarg values fail here, not later
         first, schemas = first_prompt(resolved, generated[0] if generated else None)  # and a reset that breaks
-    except ValueError as e:
-        raise ConfigError(at, str(e)) from None
-    except EnvFault as fault:
-        raise ConfigError(at, str(fault.error)) from None
     if generated is None:
         raise ConfigError(at, f"environment '{stage.env.name}' has no rows(n, seed, **kwargs) generator: give the "
                           "stage data: whose columns reset(**row) takes")
@@ -96,6 +93,18 @@ def check(stage: Stage, key: str, trainer_default: int | None, trains: bool = Tr
                       length if trains else None, bool(generated))
 
 
+@contextmanager
+def refused_at(key: str):
+    """Load-time checks that run the environment: its ValueError (bad kwargs, a broken scripted policy) and
+    guarded faults (a reset or tool that raised) become one ConfigError at `key`."""
+    try:
+        yield
+    except ValueError as e:
+        raise ConfigError(key, str(e)) from None
+    except EnvFault as fault:
+        raise ConfigError(key, str(fault.error)) from None
+
+
 def check_imitation(stage: Stage, key: str, resolved: EnvSpec, row: dict | None) -> None:
     """An SFT stage with `env:` imitates the class's scripted policy: it needs `optimal_policy(row)`, episodes
     that render and parse back (one is played from the first generated row), and a tiny model whose context
@@ -110,12 +119,8 @@ def check_imitation(stage: Stage, key: str, resolved: EnvSpec, row: dict | None)
     tiny = stage.model.tiny
     if row is None or tiny is None:
         return
-    try:
+    with refused_at(at):
         episode = scripted(resolved, build_char_tokenizer(tiny.chat_template), [{"prompt": prompt(resolved), **row}])[0]
-    except ValueError as e:
-        raise ConfigError(at, str(e)) from None
-    except EnvFault as fault:
-        raise ConfigError(at, str(fault.error)) from None
     size = len(episode.prompt_ids) + len(episode.ids)
     if size > tiny.max_position_embeddings:
         raise ConfigError(join(key, "model.tiny.max_position_embeddings"), f"is {tiny.max_position_embeddings}, too "
