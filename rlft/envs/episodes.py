@@ -93,10 +93,19 @@ def tool_suffix_ids(tokenizer, messages: list[dict]) -> list[int]:
     full = tokenizer.apply_chat_template(dummy + messages, tokenize=True, add_generation_prompt=True,
                                          return_dict=False)
     ends = [i for i, t in enumerate(prefix) if t == tokenizer.eos_token_id]
-    prefix = prefix[: ends[-1] + 1] if ends else prefix
+    return appended(prefix[: ends[-1] + 1] if ends else prefix, full, "a tool message")
+
+
+def appended(prefix: list[int], full: list[int], what: str) -> list[int]:
+    """The tokens `full` adds after `prefix`; a ValueError when the template rendered `what` by changing the
+    tokens before it (rlft, like TRL, appends and never re-tokenizes).
+
+    >>> appended([1, 2], [1, 2, 3], "a turn")
+    [3]
+    """
     if full[: len(prefix)] != prefix:
-        raise ValueError("the chat template renders a tool message by changing what came before it; rlft (like "
-                         "TRL) needs templates that append")
+        raise ValueError(f"the chat template renders {what} by changing what came before it; rlft (like TRL) "
+                         "needs templates that append")
     return full[len(prefix):]
 
 
@@ -111,10 +120,7 @@ def reply_ids(tokenizer, message: dict) -> list[int]:
     user = [{"role": "user", "content": "dummy"}]
     prefix = tokenizer.apply_chat_template(user, tokenize=True, add_generation_prompt=True, return_dict=False)
     full = tokenizer.apply_chat_template(user + [message], tokenize=True, return_dict=False)
-    if full[: len(prefix)] != prefix:
-        raise ValueError("the chat template renders an assistant turn by changing its generation prompt; rlft "
-                         "needs templates that append")
-    return reply_of(full[len(prefix):], tokenizer.eos_token_id, len(full))
+    return reply_of(appended(prefix, full, "an assistant turn"), tokenizer.eos_token_id, len(full))
 
 
 def scripted(spec: EnvSpec, tokenizer, rows: list[dict], closing: str = CLOSING) -> list[Episode]:
