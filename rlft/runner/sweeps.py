@@ -235,8 +235,7 @@ def sweep(recipe, seeds: list[int] | str, overrides: dict | list[str] | None = N
     write_json(path / SWEEP_FILE, info)
     echo(f"rlft: sweep '{info['label']}', seeds {seeds}{f', {jobs} at a time' if jobs > 1 else ''} -> {path}")
     runs = run_seeds(path, seeds, jobs, rewards, echo, use_cache)
-    finals = ", ".join(f"s{r.summary['seed']}={final_accuracy(r.summary)[1]}" for r in runs)
-    echo(f"rlft: sweep finished: final accuracy {finals}; compare with: rlft compare {path}")
+    echo(f"rlft: sweep finished: {final_scores(runs)}; compare with: rlft compare {path}")
     return SweepResult(path, runs)
 
 
@@ -249,6 +248,24 @@ def final_accuracy(summary: dict) -> tuple[str | None, float | None]:
     found = [(n, s["eval"]["accuracy"]) for n, s in summary.get("stages", {}).items()
              if isinstance(s.get("eval"), dict) and s["eval"].get("accuracy") is not None]
     return found[-1] if found else (None, None)
+
+
+def final_scores(runs) -> str:
+    """The sweep's closing line: each seed's final held-out accuracy, or, for recipes that play episodes
+    instead, the last stage's held-out success.
+
+    >>> class R:
+    ...     def __init__(self, seed, stages): self.summary = {"seed": seed, "stages": stages}
+    >>> final_scores([R(0, {"rl": {"episodes": {"env/success": 0.5}}}), R(1, {"rl": {"episodes": {}}})])
+    'final held-out success s0=0.5, s1=None'
+    >>> final_scores([R(0, {"t": {"eval": {"accuracy": 0.7}}})])
+    'final accuracy s0=0.7'
+    """
+    if any(final_accuracy(r.summary)[1] is not None for r in runs):
+        return "final accuracy " + ", ".join(f"s{r.summary['seed']}={final_accuracy(r.summary)[1]}" for r in runs)
+    success = lambda r: next((s["episodes"].get("env/success") for s in reversed(r.summary["stages"].values())  # noqa: E731
+                              if s.get("episodes")), None)
+    return "final held-out success " + ", ".join(f"s{r.summary['seed']}={success(r)}" for r in runs)
 
 
 @dataclass
