@@ -261,11 +261,14 @@ def final_scores(runs) -> str:
     >>> final_scores([R(0, {"t": {"eval": {"accuracy": 0.7}}})])
     'final accuracy s0=0.7'
     """
-    if any(final_accuracy(r.summary)[1] is not None for r in runs):
-        return "final accuracy " + ", ".join(f"s{r.summary['seed']}={final_accuracy(r.summary)[1]}" for r in runs)
-    success = lambda r: next((s["episodes"].get("env/success") for s in reversed(r.summary["stages"].values())  # noqa: E731
-                              if s.get("episodes")), None)
-    return "final held-out success " + ", ".join(f"s{r.summary['seed']}={success(r)}" for r in runs)
+    accuracies = [final_accuracy(r.summary)[1] for r in runs]
+    if any(a is not None for a in accuracies):
+        what, scores = "final accuracy", accuracies
+    else:
+        what = "final held-out success"
+        scores = [next((s["episodes"].get("env/success") for s in reversed(r.summary["stages"].values())
+                        if s.get("episodes")), None) for r in runs]
+    return what + " " + ", ".join(f"s{r.summary['seed']}={v}" for r, v in zip(runs, scores, strict=True))
 
 
 @dataclass
