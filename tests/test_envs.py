@@ -119,3 +119,20 @@ def test_every_builtin_is_documented():
 
     page = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
     assert all(f"| `{name}` |" in page for name in ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"digits": 2, "terms": 2, "ops": "/"}, "ops must be some of '\\+-\\*', got '/'"),
+    ({"digits": 2, "terms": 2, "ops": ""}, "ops must be some of"),
+    ({"digits": 2, "terms": 2, "smallest": 100}, "smallest must be from 0 to 99"),
+    ({"digits": 0}, "need digits >= 1"),
+])
+def test_calculator_rows_refuse(kwargs, error):
+    with pytest.raises(ValueError, match=error):
+        Calculator.rows(3, 0, **kwargs)
+
+
+def test_calculator_rows_with_one_operator_and_a_floor_have_fixed_widths():
+    rows = Calculator.rows(200, 0, digits=2, terms=2, ops="*", smallest=32)
+    assert {len(r["expression"]) for r in rows} == {5} and {len(str(r["answer"])) for r in rows} == {4}
+    assert all(r["answer"] == safe_eval(r["expression"]) for r in rows)

@@ -62,7 +62,8 @@ class Calculator(Environment):
         """Start an episode for the row's `expression`, whose value is `answer`."""
         self._begin()
         self.expression, self.answer_value = expression, int(answer)
-        return f"Compute {expression}. Use the calc tool, then give the result with the answer tool."
+        # The expression comes last, nearest the call that copies it.
+        return f"Use the calc tool, then give the result with the answer tool. Compute \"{expression}\""
 
     def calc(self, expression: str) -> str:
         """Evaluate an integer arithmetic expression.
@@ -100,16 +101,28 @@ class Calculator(Environment):
         return "correct" if self.score == 1.0 else "wrong"
 
     @classmethod
-    def rows(cls, n: int, seed: int, digits: int = 3, terms: int = 3) -> list[dict]:
-        """n expressions of `terms` random `digits`-digit numbers joined by + - *."""
+    def rows(cls, n: int, seed: int, digits: int = 3, terms: int = 3, ops: str = "+-*",
+             smallest: int | None = None) -> list[dict]:
+        """n expressions of `terms` random `digits`-digit numbers (from `smallest`, default 10**(digits-1)) joined
+        by operators drawn from `ops`.
+
+        >>> Calculator.rows(2, 0, digits=2, terms=2, ops="*", smallest=32)
+        [{'expression': '81*85', 'answer': 6885}, {'expression': '65*97', 'answer': 6305}]
+        """
+        top = 10**digits - 1
         if digits < 1 or terms < 2 or digits * terms > MAX_DIGITS:
             raise ValueError(f"need digits >= 1, terms >= 2 and digits * terms <= {MAX_DIGITS}, got "
                              f"digits={digits}, terms={terms}")
+        if not ops or set(ops) - set("+-*"):
+            raise ValueError(f"ops must be some of '+-*', got {ops!r}")
+        low = 10 ** (digits - 1) if smallest is None else smallest
+        if not 0 <= low <= top:
+            raise ValueError(f"smallest must be from 0 to {top} (the largest {digits}-digit number), got {smallest}")
         rng = random.Random(seed)
         out = []
         for _ in range(n):
-            parts = [str(rng.randint(10 ** (digits - 1), 10**digits - 1)) for _ in range(terms)]
-            expression = parts[0] + "".join(f" {rng.choice('+-*')} {p}" for p in parts[1:])
+            parts = [str(rng.randint(low, top)) for _ in range(terms)]
+            expression = parts[0] + "".join(f"{rng.choice(ops)}{p}" for p in parts[1:])
             out.append({"expression": expression, "answer": safe_eval(expression)})
         return out
 
