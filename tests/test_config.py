@@ -36,7 +36,7 @@ BAD = [
     ("stages.sft.trainer.lr_scheduler_type", "wavy", "stages.sft.trainer", "SFTConfig refuses"),
     ("stages.sft.lora", {"rank": 8}, "stages.sft.lora.rank", "LoraConfig"),
     ("stages.sft.algorithm", "ppo2", "stages.sft.algorithm",
-     "allowed: sft, grpo, rloo, ppo, online_dpo, dpo, reward_model, kto, eval"),
+     "allowed: sft, grpo, rloo, ppo, online_dpo, dpo, reward_model, kto, alol, eval"),
     ("stages.sft.model", {"from_stage": "grpo"}, "stages.sft.model.from_stage", "names no earlier stage"),
     ("stages.sft.model", {"path": "./no/such/model"}, "stages.sft.model.path", "does not exist"),
     ("stages.sft.model", {"path": "a", "from_stage": "x"}, "stages.sft.model", "exactly one"),

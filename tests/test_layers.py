@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rlft.data", "rlft.envs"),
     ("rlft.models",),
     ("rlft.eval",),
-    ("rlft.rm", "rlft.ppo"),
+    ("rlft.rm", "rlft.ppo", "rlft.alol"),
     ("rlft.stages",),
     ("rlft.runner",),
     ("rlft.analysis",),

@@ -31,6 +31,7 @@ KINDS = {
     "sft": ("prompt", "completion"),
     "preference": ("prompt", "chosen", "rejected"),
     "unpaired": ("prompt", "completion", "label"),
+    "logged": ("prompt", "completion"),  # completions of mixed quality, scored by the stage's rewards (A-LoL)
 }
 
 __all__ = [
@@ -215,7 +216,8 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
     """(train, held-out) datasets for a spec; the held-out one is None when a file gives none.
 
     `kind` is what the rows must hold: `sft` (prompt, completion), `preference` (prompt, chosen, rejected),
-    `unpaired` (prompt, completion, label) or just `prompt`; a task's rows also carry `answer`, so the
+    `unpaired` (prompt, completion, label), `logged` (prompt, completion: mixed quality) or just `prompt`;
+    a task's rows also carry `answer`, so the
     held-out split serves both evaluation by generation and, for preferences, pairwise accuracy. The same
     spec and seed always give the same rows, so every stage of a recipe sees the same split.
     """
@@ -230,7 +232,8 @@ def load_splits(spec: DataSpec, seed: int, key: str = "data", kind: str = "promp
         task = _task(spec, key)
         n_eval = DEFAULT_EVAL_SIZE if spec.eval_size is None else spec.eval_size
         train, held = sample_problems(task, spec.kwargs, spec.train_size or DEFAULT_TRAIN_SIZE, n_eval, seed)
-        make = {"preference": preference_rows, "unpaired": unpaired_rows}.get(kind)
+        # logged rows of a task: half correct answers, half plausible mistakes (the unpaired rows)
+        make = {"preference": preference_rows, "unpaired": unpaired_rows, "logged": unpaired_rows}.get(kind)
         if make is None:
             make = lambda problems, *_: task_rows(problems)  # noqa: E731
         held_rows = make(held, seed + 1, 0.0) if held else None  # held-out pairs are never flipped

@@ -95,6 +95,14 @@ ALGORITHMS: dict[str, Algorithm] = {
             "kto", "rlft.stages.kto", "KTO on (prompt, completion, label) rows (TRL KTOTrainer)", data="unpaired"
         ),
         Algorithm(
+            "alol",
+            "rlft.stages.alol",
+            "A-LoL: offline advantage-weighted learning from fixed scored completions, no sampling (rlft's own)",
+            needs_rewards=True,
+            data="logged",
+            multi_process=False,
+        ),
+        Algorithm(
             "eval",
             "rlft.stages.eval",
             "greedy held-out evaluation: accuracy, rewards, lengths; with env:, held-out episodes",
