@@ -52,6 +52,10 @@ class ALoLConfig:
             raise ValueError("value_ridge and warmup_steps must be >= 0")
 
 
+class NothingToLearn(ValueError):
+    """No row beats its prompt's value: every reward is what the reference expects, so A-LoL keeps nothing."""
+
+
 @dataclass
 class Rows:
     """The tokenised rows, right-padded: ids and attention `(n, L)`, completion mask `(n, L - 1)` over the
@@ -146,7 +150,7 @@ def train(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConfig
             "alol/value_mse": (residual**2).mean().item(),
             "alol/advantage_mean_kept": adv[keep].mean().item() if len(keep) else 0.0}  # fmt: skip
     if len(keep) == 0:
-        raise ValueError("no row has a positive advantage (every reward equals its prompt's value): A-LoL has "
+        raise NothingToLearn("no row has a positive advantage (every reward equals its prompt's value): A-LoL has "
                          "nothing to learn from; check the stage's rewards against its data")
     if cfg.activation_checkpointing:
         policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -9,7 +9,8 @@ import time
 
 import torch
 
-from rlft.alol.trainer import ALoLConfig, encode, train
+from rlft.alol.trainer import ALoLConfig, NothingToLearn, encode, train
+from rlft.core.schema import ConfigError
 from rlft.eval.evaluate import score_all
 from rlft.models import save_stage_model
 from rlft.stages.common import StageContext, starting_model
@@ -51,7 +52,10 @@ def run(ctx: StageContext):
     if eval_cb is not None:
         eval_cb.at_start(model)  # with eval.at_start: the starting model's baseline
     start = time.perf_counter()
-    steps, data = train(model, peft is not None, rows, torch.tensor(total), cfg, log)
+    try:
+        steps, data = train(model, peft is not None, rows, torch.tensor(total), cfg, log)
+    except NothingToLearn as e:
+        raise ConfigError(f"{ctx.key}.rewards", f"{e} ({len(total)} rows, every reward {total[0]:g})") from None
     wall = time.perf_counter() - start
     ctx.echo(f"  [{ctx.name}] {data['alol/rows_kept']} of {data['alol/rows']} rows with a positive advantage "
              f"(mean reward {data['alol/reward_mean']:.3g}, value MSE {data['alol/value_mse']:.3g})")
