@@ -92,10 +92,15 @@ def encode(tokenizer, prompts: list, completions: list) -> Rows:
     return Rows(ids, attn, mask, torch.tensor(starts) - 1)
 
 
+def logprobs_of(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """log p(token_t | tokens_<t) for t = 1..L-1 from a forward pass's logits, without a full log-softmax tensor."""
+    logits = logits[:, :-1].float()
+    return logits.gather(-1, ids[:, 1:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
 def token_logprobs(model, ids, attn) -> torch.Tensor:
     """log pi(token_t | tokens_<t) for t = 1..L-1."""
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
-    return logits.gather(-1, ids[:, 1:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return logprobs_of(model(input_ids=ids, attention_mask=attn).logits, ids)
 
 
 class Reference:
@@ -113,9 +118,7 @@ class Reference:
                 out = self.policy(input_ids=ids, attention_mask=attn, output_hidden_states=True)
         else:
             out = self.copy(input_ids=ids, attention_mask=attn, output_hidden_states=True)
-        logits = out.logits[:, :-1].float()
-        lp = logits.gather(-1, ids[:, 1:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-        return lp, out.hidden_states[-1].float()
+        return logprobs_of(out.logits, ids), out.hidden_states[-1].float()
 
 
 def prepare(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConfig, batch: int = 64):
