@@ -89,3 +89,18 @@ def test_rows_without_a_positive_advantage_are_refused(tmp_path):
     rows = encode(tok, ["1+1=", "2+2="], ["2", "4"])
     with pytest.raises(ValueError, match="no row has a positive advantage"):
         train(model, False, rows, torch.tensor([1.0, 1.0]), ALoLConfig(max_steps=1), lambda s, m: None)
+
+
+def test_stage_evaluates_every_eval_every_steps(tmp_path):
+    from conftest import ROOT
+
+    import rlft
+
+    path = ROOT / "recipes" / "alol_arithmetic.yaml"
+    small = {"data.train_size": 64, "data.eval_size": 8, "num_threads": 1, "output_dir": str(tmp_path),
+             "stages.sft.model.tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1},
+             "stages.sft.trainer.max_steps": 1, "stages.alol.trainer.max_steps": 4,
+             "stages.alol.trainer.per_device_train_batch_size": 8, "stages.alol.eval.every": 2}
+    result = rlft.run(rlft.load_recipe(path, small), run_dir=tmp_path / "run", echo=lambda s: None)
+    stage = result.summary["stages"]["alol"]
+    assert [e["step"] for e in stage["eval_history"]] == [2, 4] and stage["train"]["global_step"] == 4

@@ -139,22 +139,23 @@ def prepare(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConf
     return torch.cat(ref_lp), values, advantages(rewards.cpu(), values)
 
 
-def train(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConfig, log) -> tuple[int, dict]:
-    """Run A-LoL for cfg.max_steps optimiser steps; `log(step, metrics)` records metrics. Returns (steps, the
-    data summary: rows kept, mean reward, value fit)."""
+def train(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConfig, log,
+          on_step=None) -> tuple[int, dict]:
+    """Run A-LoL for cfg.max_steps optimiser steps; `log(step, metrics)` records metrics, `on_step(step)` runs after
+    each step (held-out evaluation) and returns True to stop training there. Returns (steps done, the data
+    summary: rows kept, mean reward, value fit)."""
     from transformers import get_scheduler
 
     device = next(policy.parameters()).device
     rows = Rows(rows.ids.to(device), rows.attn.to(device), rows.mask.to(device), rows.prompt_end.to(device))
     ref_lp, values, adv = prepare(policy, lora, rows, rewards, cfg)
     keep = torch.nonzero(adv > 0).squeeze(-1)
-    residual = rewards.cpu() - values
-    data = {"alol/rows": len(adv), "alol/rows_kept": len(keep), "alol/reward_mean": rewards.mean().item(),
-            "alol/value_mse": (residual**2).mean().item(),
-            "alol/advantage_mean_kept": adv[keep].mean().item() if len(keep) else 0.0}  # fmt: skip
     if len(keep) == 0:
         raise NothingToLearn("no row has a positive advantage (every reward equals its prompt's value): A-LoL has "
-                         "nothing to learn from; check the stage's rewards against its data")
+                             "nothing to learn from; check the stage's rewards against its data")
+    data = {"alol/rows": len(adv), "alol/rows_kept": len(keep), "alol/reward_mean": rewards.mean().item(),
+            "alol/value_mse": (adv**2).mean().item(),  # the advantage is the value's residual
+            "alol/advantage_mean_kept": adv[keep].mean().item()}  # fmt: skip
     if cfg.activation_checkpointing:
         policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -164,6 +165,13 @@ def train(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConfig
     adv, ref_lp = adv.to(device), ref_lp.to(device)
     order: list[int] = []
     window: list[dict] = []
+
+    def flush(step: int, window: list[dict]) -> list[dict]:  # log the window's means; an empty window next
+        if window:
+            means = {k: sum(m[k] for m in window) / len(window) for k in window[0]}
+            log(step, means | {"epoch": step * cfg.per_device_train_batch_size / len(keep)})
+        return []
+
     policy.train()
     for step in range(1, cfg.max_steps + 1):
         if len(order) < cfg.per_device_train_batch_size:  # a new epoch over the kept rows
@@ -180,7 +188,8 @@ def train(policy, lora: bool, rows: Rows, rewards: torch.Tensor, cfg: ALoLConfig
                        "alol/importance_weight": weights.mean().item(), "alol/advantage": adv[mb].mean().item(),
                        "learning_rate": scheduler.get_last_lr()[0]})  # fmt: skip
         if step % cfg.logging_steps == 0 or step == cfg.max_steps:
-            means = {k: sum(m[k] for m in window) / len(window) for k in window[0]}
-            log(step, means | {"epoch": step * len(mb) / len(keep)})
-            window = []
+            window = flush(step, window)
+        if on_step is not None and on_step(step):  # held-out evaluation reached eval.stop_at_accuracy
+            flush(step, window)  # the steps since the last log line, as at max_steps
+            return step, data
     return cfg.max_steps, data

@@ -53,7 +53,8 @@ def run(ctx: StageContext):
         eval_cb.at_start(model)  # with eval.at_start: the starting model's baseline
     start = time.perf_counter()
     try:
-        steps, data = train(model, peft is not None, rows, torch.tensor(total), cfg, log)
+        steps, data = train(model, peft is not None, rows, torch.tensor(total), cfg, log,
+                            on_step=lambda step: eval_cb is not None and eval_cb.at_step(model, step))
     except NothingToLearn as e:
         raise ConfigError(f"{ctx.key}.rewards", f"{e} ({len(total)} rows, every reward {total[0]:g})") from None
     wall = time.perf_counter() - start
